@@ -1,0 +1,158 @@
+"""How signals travel: channels, links, traces and the postsynaptic site.
+
+A neuron's output leaves through an :class:`Axon`. The axon owns one :class:`Channel` per
+distinct transmission delay; every synapse whose delay equals the channel's waits on that
+channel, so one timeout wakes the whole group (SPEC §2). A message sent at ``t`` over a channel
+of delay ``d`` is delivered at exactly ``t + d``.
+
+Delivery order is FIFO: SimPy processes same-time events in the order they were scheduled, and
+a channel chains its arrival events (each arrival carries the event of the next one), so a
+synapse that is resumed late still sees every message, once, in sending order.
+
+A synapse talks to the neuron it sits on only through a :class:`Site`, which exposes exactly two
+things: the running trace of the neuron's own signal (the postsynaptic factor of the learning
+rule) and a way to change the synaptic current the neuron receives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import simpy
+from simpy.events import Event
+
+
+@dataclass
+class Counters:
+    """Event counts of one network (observers read them; the engine only increments)."""
+
+    delivered: int = 0  #: messages delivered to synapses and over local links
+    neuron_updates: int = 0  #: integration steps and event-driven updates of neurons
+    synapse_updates: int = 0  #: weight integrations performed by synapses
+    emitted: dict[str, int] = field(default_factory=dict)  #: messages sent, per population
+
+
+class Channel:
+    """Carries one neuron's output to the synapses that share one delay.
+
+    Synapse processes wait on :attr:`head`; an arrival triggers it with ``(value, next_head)``.
+    """
+
+    __slots__ = ("_env", "delay", "head", "fan_out", "_counters")
+
+    def __init__(self, env: simpy.Environment, delay: float, counters: Counters) -> None:
+        self._env = env
+        self.delay = delay
+        self.head: Event = Event(env)
+        self.fan_out = 0
+        self._counters = counters
+
+    def send(self, value: float) -> None:
+        if self.delay == 0.0:
+            self._deliver(value)
+        else:
+            self._env.timeout(self.delay, value).callbacks.append(self._arrive)
+
+    def _arrive(self, event: Event) -> None:
+        self._deliver(event._value)
+
+    def _deliver(self, value: float) -> None:
+        arrived = self.head
+        self.head = Event(self._env)
+        self._counters.delivered += self.fan_out
+        arrived.succeed((value, self.head))
+
+
+class Axon:
+    """A neuron's output: the channels (one per delay) of its outgoing synapses."""
+
+    __slots__ = ("_env", "_counters", "channels")
+
+    def __init__(self, env: simpy.Environment, counters: Counters) -> None:
+        self._env = env
+        self._counters = counters
+        self.channels: dict[float, Channel] = {}
+
+    def channel(self, delay: float) -> Channel:
+        """The channel for ``delay``, created on first use (one per distinct delay)."""
+        ch = self.channels.get(delay)
+        if ch is None:
+            ch = self.channels[delay] = Channel(self._env, delay, self._counters)
+        ch.fan_out += 1
+        return ch
+
+    def send(self, value: float) -> None:
+        for ch in self.channels.values():
+            ch.send(value)
+
+
+class Link:
+    """A local connection between the two neurons of one column (``x`` up, ``eps`` back)."""
+
+    __slots__ = ("_env", "delay", "_deliver", "_counters")
+
+    def __init__(self, env: simpy.Environment, delay: float, deliver: Callable[[float], None],
+                 counters: Counters) -> None:
+        self._env = env
+        self.delay = delay
+        self._deliver = deliver
+        self._counters = counters
+
+    def send(self, value: float) -> None:
+        if self.delay == 0.0:
+            self._counters.delivered += 1
+            self._deliver(value)
+        else:
+            self._env.timeout(self.delay, value).callbacks.append(self._arrive)
+
+    def _arrive(self, event: Event) -> None:
+        self._counters.delivered += 1
+        self._deliver(event._value)
+
+
+class Trace:
+    """Running, exponentially discounted integral of a piecewise-constant signal ``v(t)``.
+
+    Notes
+    -----
+    ``z(t) = ∫_{-∞}^{t} e^{-λ (t - s)} v(s) ds`` (for ``λ = 0`` the plain integral). A synapse that
+    last looked at time ``a`` obtains the exact discounted integral of the signal over ``[a, b]`` as
+    ``z(b) - e^{-λ (b - a)} z(a)``, however often ``v`` changed in between.
+    """
+
+    __slots__ = ("lam", "z", "t", "v")
+
+    def __init__(self, lam: float, t: float, v: float) -> None:
+        self.lam = lam
+        self.z = 0.0
+        self.t = t
+        self.v = v
+
+    def at(self, t: float) -> float:
+        dt = t - self.t
+        if self.lam == 0.0:
+            return self.z + self.v * dt
+        decay = math.exp(-self.lam * dt)
+        return decay * self.z + self.v * (1.0 - decay) / self.lam
+
+    def set(self, t: float, v: float) -> None:
+        """Close the segment with the old value at ``t``; ``v`` holds from ``t`` on."""
+        if t != self.t:
+            self.z = self.at(t)
+            self.t = t
+        self.v = v
+
+
+class Site:
+    """What a synapse may see of the neuron it sits on, and nothing else."""
+
+    __slots__ = ("trace_at", "inject")
+
+    def __init__(self, trace: Trace, inject: Callable[[float, bool], None]) -> None:
+        #: ``trace_at(t)``: the postsynaptic trace (see :class:`Trace`) at time ``t``.
+        self.trace_at = trace.at
+        #: ``inject(delta, wake)``: change the synaptic current by ``delta``; ``wake`` rouses
+        #: a sleeping neuron (a presynaptic arrival does, a refresh the neuron asked for does not).
+        self.inject = inject

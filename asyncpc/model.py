@@ -1,0 +1,168 @@
+"""Declarations: what a network is made of, before anything runs (declare → build → simulate).
+
+A model is a networkx ``DiGraph`` whose nodes carry a :class:`PopulationSpec` under the
+attribute ``"spec"`` and whose edges ``s → t`` ("s predicts t") carry an :class:`EdgeSpec`.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass, field
+
+import networkx as nx
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .synapses import RULES
+
+DISTRIBUTIONS = ("constant", "uniform", "normal", "lognormal")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """A scalar distribution: ``constant(value)``, ``uniform(low, high)``,
+    ``normal(mean, std)`` (delays: clipped at 0) or ``lognormal(mean, std)`` (of the value
+    itself, not of its logarithm)."""
+
+    kind: str = "constant"
+    value: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    mean: float = 0.0
+    std: float = 0.0
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        if self.kind == "constant":
+            return np.full(shape, float(self.value))
+        if self.kind == "uniform":
+            return rng.uniform(self.low, self.high, size=shape)
+        if self.kind == "normal":
+            return rng.normal(self.mean, self.std, size=shape)
+        if self.kind == "lognormal":
+            if self.mean <= 0.0:
+                raise ValueError("lognormal needs mean > 0")
+            s2 = math.log1p((self.std / self.mean) ** 2)
+            return rng.lognormal(math.log(self.mean) - s2 / 2.0, math.sqrt(s2), size=shape)
+        raise ValueError(f"unknown distribution {self.kind!r}; expected one of {DISTRIBUTIONS}")
+
+    def sample_delays(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return np.maximum(self.sample(rng, shape), 0.0)
+
+    def minimum(self) -> float:
+        """The smallest value the distribution can produce (delays are clipped at 0)."""
+        return {"constant": self.value, "uniform": self.low}.get(self.kind, 0.0)
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    """A population of ``n`` columns (a representation neuron and, if predicted, an error neuron).
+
+    Parameters
+    ----------
+    n : number of neurons.
+    activation : ``f`` — linear, tanh, sigmoid, relu, leaky_relu or square.
+    variance : ``sigma2`` of the error neurons (larger = weaker error, softer spring).
+    prior : initial prior mean / bias ``b``; ``None`` = no bias (and, without predictors,
+        no error neurons).
+    eta_bias : learning rate of the bias, per time unit (0 = fixed).
+    tau_x, tau_eps : time constants (time units; larger = slower). ``tau_eps = 0``: instantaneous.
+    dt : integration step of every neuron's own clock (time units).
+    jitter : relative jitter of each step (0 = regular clock).
+    theta : send-on-delta threshold (0 = send every change).
+    settle : rate of change (per time unit) below which a neuron with steady input sleeps
+        (0 = never sleeps).
+    refresh : how often (time units) a neuron re-reads its plastic synapses between arrivals.
+    local_delay : delay between the two neurons of a column (time units).
+    x0 : initial (and reset) state of free representation neurons.
+    """
+
+    name: str
+    n: int
+    activation: str = "linear"
+    variance: float = 1.0
+    prior: float | None = None
+    eta_bias: float = 0.0
+    tau_x: float = 1.0
+    tau_eps: float = 0.0
+    dt: float = 0.05
+    jitter: float = 0.0
+    theta: float = 0.0
+    settle: float = 1e-4
+    refresh: float = 1.0
+    local_delay: float = 0.0
+    x0: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}")
+        if self.n < 1 or self.variance <= 0 or self.tau_x <= 0 or self.dt <= 0:
+            raise ValueError(f"population {self.name!r}: n, variance, tau_x and dt must be > 0")
+
+
+@dataclass(frozen=True)
+class EdgeSpec:
+    """The synapses of one edge ``source → target`` (``source`` predicts ``target``).
+
+    Parameters
+    ----------
+    w_init : distribution of the prediction weights ``W`` (shape ``n_target × n_source``).
+    b_init : distribution of the feedback weights ``B``; ``None`` = start at ``Wᵀ``.
+    w_values, b_values : explicit initial matrices (override the distributions).
+    delay : distribution of the prediction synapses' delays (time units).
+    feedback_delay : distribution of the error synapses' delays; ``None`` = same as ``delay``.
+    rule : feedback rule: hebbian, hebbian_raw, fixed or tied (non-local baseline).
+    eta_w, eta_b : learning rates of ``W`` and ``B`` (per time unit).
+    lam_w, lam_b : weight decay of ``W`` and ``B`` (per time unit; ``lam_b=None`` = ``lam_w``).
+    """
+
+    source: str
+    target: str
+    w_init: Distribution = field(default_factory=lambda: Distribution("normal", std=0.1))
+    b_init: Distribution | None = None
+    w_values: tuple[tuple[float, ...], ...] | None = None
+    b_values: tuple[tuple[float, ...], ...] | None = None
+    delay: Distribution = field(default_factory=Distribution)
+    feedback_delay: Distribution | None = None
+    rule: str = "hebbian"
+    eta_w: float = 0.0
+    eta_b: float = 0.0
+    lam_w: float = 0.0
+    lam_b: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"unknown feedback rule {self.rule!r}; expected one of {RULES}")
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}->{self.target}"
+
+    @property
+    def feedback_eta(self) -> float:
+        return 0.0 if self.rule in ("fixed", "tied") else self.eta_b
+
+    @property
+    def feedback_lam(self) -> float:
+        if self.rule in ("fixed", "tied"):
+            return 0.0
+        return self.lam_w if self.lam_b is None else self.lam_b
+
+
+def build_graph(populations: list[PopulationSpec], edges: list[EdgeSpec]) -> nx.DiGraph:
+    """Assemble a model graph; node and edge order is the order given (the canonical order)."""
+    graph = nx.DiGraph()
+    for pop in populations:
+        graph.add_node(pop.name, spec=pop)
+    for edge in edges:
+        for end in (edge.source, edge.target):
+            if end not in graph:
+                raise ValueError(f"edge {edge.name} names unknown population {end!r}")
+        graph.add_edge(edge.source, edge.target, spec=edge)
+    return graph
+
+
+def rng_for(seed: int, *key: object) -> np.random.Generator:
+    """An independent random stream named by ``key``: stable across runs and creation order."""
+    words = [zlib.crc32(str(part).encode()) for part in key]
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, *words])

@@ -1,0 +1,314 @@
+"""The builder: a model graph becomes neuron and synapse processes in one SimPy environment.
+
+Canonical creation order (it fixes the order of same-time events, see SPEC §2): populations in
+graph order, for each its representation neurons then its error neurons (by index); then edges
+in graph order, for each its prediction synapses (row-major ``k, i``) then its error synapses
+(``i, k``). Every random draw comes from a stream named by what it is for
+(:func:`~asyncpc.model.rng_for`), never from creation order.
+
+Observers (recorders, evaluation, the CLI) read states through :class:`Network`'s methods,
+which never change the simulation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import networkx as nx
+import numpy as np
+import simpy
+
+from .activations import activation
+from .messages import Counters, Link
+from .model import EdgeSpec, PopulationSpec, rng_for
+from .neurons import ErrorNeuron, PopulationCounter, RepresentationNeuron
+from .synapses import NONLOCAL_RULES, ErrorSynapse, PredictionSynapse, TiedErrorSynapse
+
+
+class Population:
+    """The columns of one population: representation neurons and (if predicted) error neurons."""
+
+    def __init__(self, env: simpy.Environment, spec: PopulationSpec, *, has_errors: bool,
+                 seed: int, counters: Counters, bias: np.ndarray | None = None) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.counter = PopulationCounter()
+        common = {"counters": counters, "pop_counter": self.counter}
+        self.neurons = [
+            RepresentationNeuron(env, spec, k, rng=rng_for(seed, "x", spec.name, k), **common)
+            for k in range(spec.n)
+        ]
+        self.errors: list[ErrorNeuron] = []
+        if has_errors:
+            self.errors = [
+                ErrorNeuron(env, spec, k, rng=rng_for(seed, "eps", spec.name, k), **common)
+                for k in range(spec.n)
+            ]
+            if bias is not None:
+                for err, b in zip(self.errors, bias, strict=True):
+                    err.b = float(b)
+            for rep, err in zip(self.neurons, self.errors, strict=True):
+                rep.link = Link(env, spec.local_delay, err.receive_x, counters)
+                err.link = Link(env, spec.local_delay, rep.receive_error, counters)
+        self.f = activation(spec.activation).f_array
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors)
+
+    def x(self) -> np.ndarray:
+        return np.array([n.x for n in self.neurons])
+
+    def eps(self) -> np.ndarray:
+        return np.array([e.eps for e in self.errors])
+
+    def bias(self, t: float) -> np.ndarray:
+        return np.array([e.bias_at(t) for e in self.errors])
+
+
+class Edge:
+    """The prediction synapses ``W`` (target × source) and error synapses ``B`` of one edge."""
+
+    def __init__(self, spec: EdgeSpec, W: list[list[PredictionSynapse]],
+                 B: list[list[ErrorSynapse]]) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.W = W
+        self.B = B
+        self.nonlocal_feedback = spec.rule in NONLOCAL_RULES
+
+    def w(self, t: float) -> np.ndarray:
+        return np.array([[s.weight_at(t) for s in row] for row in self.W])
+
+    def b(self, t: float) -> np.ndarray:
+        return np.array([[s.weight_at(t) for s in row] for row in self.B])
+
+    def delays(self) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([[s.delay for s in row] for row in self.W]),
+                np.array([[s.delay for s in row] for row in self.B]))
+
+
+def _initial_matrix(values, dist, rng, shape) -> np.ndarray:
+    if values is not None:
+        m = np.asarray(values, dtype=float)
+        if m.shape != shape:
+            raise ValueError(f"initial weights have shape {m.shape}, expected {shape}")
+        return m
+    return dist.sample(rng, shape)
+
+
+class Network:
+    """A running predictive-coding network.
+
+    Parameters
+    ----------
+    graph : model graph (see :mod:`asyncpc.model`).
+    seed : the seed every random stream derives from.
+    plastic : ``False`` builds a frozen network (no learning at all), e.g. for evaluation.
+    weights : ``{edge name: (W, B)}`` initial matrices overriding the specs.
+    biases : ``{population name: b}`` initial biases overriding the specs.
+    env : the SimPy environment (a new one by default).
+    """
+
+    def __init__(self, graph: nx.DiGraph, *, seed: int = 0, plastic: bool = True,
+                 weights: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 biases: Mapping[str, np.ndarray] | None = None,
+                 env: simpy.Environment | None = None) -> None:
+        self.graph = graph
+        self.seed = seed
+        self.plastic = plastic
+        self.env = env if env is not None else simpy.Environment()
+        self.counters = Counters()
+        weights = weights or {}
+        biases = biases or {}
+        self.populations: dict[str, Population] = {}
+        for name, data in graph.nodes(data=True):
+            spec: PopulationSpec = data["spec"]
+            if not plastic:
+                spec = dataclasses.replace(spec, eta_bias=0.0)
+            has_errors = graph.in_degree(name) > 0 or spec.prior is not None
+            self.populations[name] = Population(
+                self.env, spec, has_errors=has_errors, seed=seed, counters=self.counters,
+                bias=biases.get(name))
+        self.edges: dict[str, Edge] = {}
+        for s, t, data in graph.edges(data=True):
+            spec: EdgeSpec = data["spec"]
+            self.edges[spec.name] = self._build_edge(spec, weights.get(spec.name))
+        self._start()
+
+    # -- building ----------------------------------------------------------------------------
+    def _build_edge(self, spec: EdgeSpec, override) -> Edge:
+        src, tgt = self.populations[spec.source], self.populations[spec.target]
+        shape = (tgt.spec.n, src.spec.n)
+        if override is not None:
+            w0, b0 = (np.asarray(m, dtype=float) for m in override)
+        else:
+            w0 = _initial_matrix(spec.w_values, spec.w_init, rng_for(self.seed, "W", spec.name),
+                                 shape)
+            if spec.b_values is None and spec.b_init is None:
+                b0 = w0.T.copy()
+            else:
+                b0 = _initial_matrix(spec.b_values, spec.b_init,
+                                     rng_for(self.seed, "B", spec.name), shape[::-1])
+        d_w = spec.delay.sample_delays(rng_for(self.seed, "delay W", spec.name), shape)
+        d_b = (spec.feedback_delay or spec.delay).sample_delays(
+            rng_for(self.seed, "delay B", spec.name), shape[::-1])
+        eta_w, lam_w = (spec.eta_w, spec.lam_w) if self.plastic else (0.0, 0.0)
+        eta_b, lam_b = (spec.feedback_eta, spec.feedback_lam) if self.plastic else (0.0, 0.0)
+        env, counters = self.env, self.counters
+        W = []
+        for k, err in enumerate(tgt.errors):
+            row = []
+            for i, rep in enumerate(src.neurons):
+                syn = PredictionSynapse(
+                    env, w=float(w0[k, i]), pre=rep.r, eta=eta_w, lam=lam_w,
+                    site=err.site("eps", lam_w), channel=rep.axon.channel(float(d_w[k, i])),
+                    counters=counters)
+                row.append(syn)
+                if syn.plastic:
+                    err.incoming.append(syn)
+            W.append(row)
+        post_signal = "x" if spec.rule == "hebbian_raw" else "r"
+        B = []
+        for i, rep in enumerate(src.neurons):
+            row = []
+            for k, err in enumerate(tgt.errors):
+                common = {"pre": 0.0, "site": rep.site(post_signal, lam_b),
+                          "channel": err.axon.channel(float(d_b[i, k])), "counters": counters}
+                if spec.rule == "tied":
+                    syn = TiedErrorSynapse(env, twin=W[k][i], **common)
+                else:
+                    syn = ErrorSynapse(env, w=float(b0[i, k]), eta=eta_b, lam=lam_b, **common)
+                row.append(syn)
+                if syn.plastic:
+                    rep.incoming.append(syn)
+            B.append(row)
+        return Edge(spec, W, B)
+
+    def _start(self) -> None:
+        """Make the initial state consistent (no messages needed at t = 0), then start."""
+        for edge in self.edges.values():
+            for row in edge.W:
+                for syn in row:
+                    syn.start()
+        for pop in self.populations.values():
+            for err in pop.errors:
+                err.prime()
+        for edge in self.edges.values():
+            tgt = self.populations[edge.spec.target]
+            for row in edge.B:
+                for k, syn in enumerate(row):
+                    syn.pre = tgt.errors[k].eps
+                    syn.c = syn.w * syn.pre
+                    syn.start()
+        for pop in self.populations.values():
+            for rep, err in zip(pop.neurons, pop.errors, strict=False):
+                rep.eps_own = err.eps
+            for neuron in [*pop.neurons, *pop.errors]:
+                for (signal, _), trace in neuron.traces.items():
+                    trace.v = neuron.signal(signal)
+                neuron.start()
+
+    # -- running and the world outside -------------------------------------------------------
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def run(self, until: float) -> None:
+        """Advance the simulation to ``until`` (events at exactly ``until`` are not processed)."""
+        self.env.run(until=until)
+
+    def clamp(self, name: str, values) -> None:
+        values = np.broadcast_to(np.asarray(values, dtype=float), (self.populations[name].spec.n,))
+        for neuron, v in zip(self.populations[name].neurons, values, strict=True):
+            neuron.clamp(float(v))
+
+    def release(self, name: str) -> None:
+        for neuron in self.populations[name].neurons:
+            neuron.release()
+
+    def reset(self) -> None:
+        """Return every free representation neuron to its initial state ``x0``."""
+        for pop in self.populations.values():
+            for neuron in pop.neurons:
+                neuron.reset()
+
+    # -- observers ---------------------------------------------------------------------------
+    def x(self, name: str) -> np.ndarray:
+        return self.populations[name].x()
+
+    def rates(self, name: str) -> np.ndarray:
+        pop = self.populations[name]
+        return pop.f(pop.x())
+
+    def mu(self, name: str) -> np.ndarray:
+        """Prediction ``b + Σ W r`` from the current weights and the current (undelayed) rates."""
+        t = self.env.now
+        pop = self.populations[name]
+        mu = pop.bias(t) if pop.has_errors else np.zeros(pop.spec.n)
+        for s, _ in self.graph.in_edges(name):
+            mu = mu + self.edges[f"{s}->{name}"].w(t) @ self.rates(s)
+        return mu
+
+    def eps(self, name: str) -> np.ndarray:
+        return self.populations[name].eps()
+
+    def weights(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(W, B)`` of ``edge`` at the current time (W: target × source, B: source × target)."""
+        e = self.edges[edge]
+        return e.w(self.env.now), e.b(self.env.now)
+
+    def energy(self) -> tuple[float, dict[str, float]]:
+        """``F = Σ_t Σ_k (x_k − mu_k)² / (2 sigma2_t)``, total and per population."""
+        per = {}
+        for name, pop in self.populations.items():
+            if pop.has_errors:
+                d = self.x(name) - self.mu(name)
+                per[name] = float(d @ d / (2.0 * pop.spec.variance))
+        return float(sum(per.values())), per
+
+    def frozen_copy(self, env: simpy.Environment | None = None) -> Network:
+        """A copy with the current weights, biases and states and no plasticity, in its own
+        environment (same seed, hence the same delays and clocks)."""
+        t = self.env.now
+        copy = Network(self.graph, seed=self.seed, plastic=False, env=env,
+                       weights={n: (e.w(t), e.b(t)) for n, e in self.edges.items()},
+                       biases={n: p.bias(t) for n, p in self.populations.items() if p.has_errors})
+        return copy
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(len(e.W) * len(e.W[0]) * 2 for e in self.edges.values() if e.W and e.W[0])
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(len(p.neurons) + len(p.errors) for p in self.populations.values())
+
+    def min_delay(self) -> float:
+        delays = [d.min() for e in self.edges.values() for d in e.delays() if d.size]
+        return float(min(delays)) if delays else 0.0
+
+    def neuron_graph(self) -> nx.DiGraph:
+        """The neuron-level network: one node per neuron, one edge per synapse or local link."""
+        g = nx.DiGraph()
+        for name, pop in self.populations.items():
+            for k in range(pop.spec.n):
+                g.add_node(f"{name}.x{k}", population=name, kind="representation", index=k)
+                if pop.has_errors:
+                    g.add_node(f"{name}.e{k}", population=name, kind="error", index=k)
+                    delay = pop.spec.local_delay
+                    g.add_edge(f"{name}.x{k}", f"{name}.e{k}", kind="local", delay=delay)
+                    g.add_edge(f"{name}.e{k}", f"{name}.x{k}", kind="local", delay=delay)
+        t = self.env.now
+        for e in self.edges.values():
+            s, tg = e.spec.source, e.spec.target
+            for k, row in enumerate(e.W):
+                for i, syn in enumerate(row):
+                    g.add_edge(f"{s}.x{i}", f"{tg}.e{k}", kind="prediction",
+                               weight=syn.weight_at(t), delay=syn.delay, rule="hebbian")
+            for i, row in enumerate(e.B):
+                for k, syn in enumerate(row):
+                    g.add_edge(f"{tg}.e{k}", f"{s}.x{i}", kind="error", weight=syn.weight_at(t),
+                               delay=syn.delay, rule=e.spec.rule)
+        return g

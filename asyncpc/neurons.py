@@ -1,0 +1,324 @@
+"""Representation and error neurons: autonomous SimPy processes on their own clocks.
+
+Symbols (SPEC §1): representation state ``x``, output rate ``r = f(x)``, error ``eps``,
+prediction ``mu = b + Σ W r``, variance ``sigma2``, time constants ``tau_x`` and ``tau_eps``.
+
+Integration scheme
+------------------
+Every clocked neuron steps on its own grid: a random phase in ``[0, dt)``, then steps of
+``dt · (1 + jitter · u)``, ``u ~ U(-1, 1)``. Inputs are piecewise constant between message
+arrivals, and each step integrates over the time elapsed since the neuron's previous step:
+
+* representation neuron, explicit Euler:
+  ``x ← x + Δ/tau_x · (−eps_own + f'(x) · Σ_k B_ik eps_k)``;
+* error neuron with ``tau_eps > 0``, exact for inputs held over the step:
+  ``eps ← eps* + (eps − eps*) · exp(−sigma2 Δ / tau_eps)``, ``eps* = (x − mu) / sigma2``;
+* error neuron with ``tau_eps = 0``: no clock; ``eps = (x − mu) / sigma2`` is recomputed on
+  every input change (event-driven).
+
+The local error of this scheme is O(dt); ``tests/test_ode_limit.py`` shows the trajectories
+converge to a fine-step integration of the ODE as ``dt`` shrinks.
+
+Sleeping. A clocked neuron whose inputs did not change during a step and whose rate of change
+is below ``settle`` (per time unit) stops its clock and waits for a message. A neuron with
+plastic input synapses also sets an alarm ``refresh`` time units ahead: learning keeps changing
+its synaptic currents even when no message arrives, and on every update it re-reads them (at
+most once per ``refresh``). ``settle = 0`` never sleeps; ``refresh = 0`` re-reads every step.
+
+Send-on-delta. A neuron emits a new output only when it differs from the last one emitted by
+more than ``theta`` (``theta = 0``: every change).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+from simpy.events import Event
+
+from .activations import activation
+from .messages import Axon, Counters, Link, Site, Trace
+
+if TYPE_CHECKING:
+    from .model import PopulationSpec
+    from .synapses import Synapse
+
+
+class PopulationCounter:
+    """Messages emitted by the neurons of one population."""
+
+    __slots__ = ("emitted",)
+
+    def __init__(self) -> None:
+        self.emitted = 0
+
+
+class Neuron:
+    """Clock, sleep and wake-up machinery shared by both kinds of neuron."""
+
+    __slots__ = (
+        "env", "k", "counters", "pop_counter", "theta", "dt", "jitter", "settle", "refresh",
+        "rng", "phase", "t", "wake", "dirty", "incoming", "t_refresh", "event_driven", "traces",
+        "axon", "link", "process",
+    )
+
+    def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, *,
+                 rng: np.random.Generator, counters: Counters,
+                 pop_counter: PopulationCounter) -> None:
+        self.env = env
+        self.k = k
+        self.counters = counters
+        self.pop_counter = pop_counter
+        self.theta = spec.theta
+        self.dt = spec.dt
+        self.jitter = spec.jitter
+        self.settle = spec.settle
+        self.refresh = spec.refresh
+        self.rng = rng
+        self.phase = float(rng.uniform(0.0, spec.dt))
+        self.t = 0.0
+        self.wake: Event | None = None
+        self.dirty = False
+        self.incoming: list[Synapse] = []  # plastic synapses sitting on this neuron
+        self.t_refresh = 0.0
+        self.event_driven = False
+        self.traces: dict[tuple[str, float], Trace] = {}
+        self.axon = Axon(env, counters)
+        self.link: Link | None = None
+        self.process: simpy.Process | None = None
+
+    # -- wiring ------------------------------------------------------------------------------
+    def site(self, signal: str, lam: float) -> Site:
+        """The postsynaptic site for a synapse whose rule uses ``signal`` with decay ``lam``."""
+        key = (signal, lam)
+        trace = self.traces.get(key)
+        if trace is None:
+            trace = self.traces[key] = Trace(lam, self.env.now, self.signal(signal))
+        return Site(trace, self.inject)
+
+    def signal(self, name: str) -> float:
+        raise NotImplementedError
+
+    def inject(self, delta: float, wake: bool) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self.event_driven:
+            self.sleep()
+        self.process = self.env.process(self.run())
+
+    # -- process -----------------------------------------------------------------------------
+    def run(self):
+        env = self.env
+        if not self.event_driven:
+            yield env.timeout(self.phase)
+        self.t = self.t_refresh = env.now
+        while True:
+            if self.wake is not None:
+                yield self.wake
+                self.wake = None
+                if self.event_driven:
+                    self.update(env.now)
+                    continue
+                self.t = env.now  # the state was held while asleep
+            yield env.timeout(self.step())
+            self.update(env.now)
+
+    def step(self) -> float:
+        if self.jitter == 0.0:
+            return self.dt
+        return self.dt * (1.0 + self.jitter * (2.0 * self.rng.random() - 1.0))
+
+    def update(self, t: float) -> None:
+        raise NotImplementedError
+
+    def poke(self) -> None:
+        """An input changed: remember it and wake the neuron if it sleeps."""
+        self.dirty = True
+        wake = self.wake
+        if wake is not None and not wake.triggered:
+            wake.succeed()
+
+    def sleep(self, alarm: bool = True) -> None:
+        self.wake = wake = Event(self.env)
+        if alarm and self.incoming and math.isfinite(self.refresh):
+            self.env.timeout(max(self.refresh, self.dt), wake).callbacks.append(_alarm)
+
+    def refresh_synapses(self, t: float) -> None:
+        if self.incoming and t - self.t_refresh >= self.refresh:
+            self.t_refresh = t
+            for syn in self.incoming:
+                syn.refresh(t)
+
+    def publish(self, t: float, values: dict[str, float]) -> None:
+        for (signal, _), trace in self.traces.items():
+            trace.set(t, values[signal])
+
+
+def _alarm(event: Event) -> None:
+    wake = event._value
+    if not wake.triggered:
+        wake.succeed()
+
+
+class RepresentationNeuron(Neuron):
+    """Representation neuron ``i``: state ``x_i``, rate ``r_i = f(x_i)``.
+
+    Notes
+    -----
+    ``tau_x dx_i/dt = −eps_i + f'(x_i) Σ_k B_ik eps_k`` while free; ``x_i = s_i(t)`` while
+    clamped. ``eps_i`` arrives from the neuron's own error neuron over a local link, the sum
+    ``Σ_k B_ik eps_k`` as the current of its error (feedback) synapses. It emits ``r`` to its
+    prediction synapses and ``x`` to its own error neuron.
+    """
+
+    __slots__ = ("x", "r", "x0", "f", "fprime", "tau", "eps_own", "fb", "r_sent", "x_sent",
+                 "clamped")
+
+    def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, **kw) -> None:
+        super().__init__(env, spec, k, **kw)
+        act = activation(spec.activation)
+        self.f = act.f
+        self.fprime = act.fprime
+        self.tau = spec.tau_x
+        self.x = self.x0 = spec.x0
+        self.r = self.f(self.x)
+        self.eps_own = 0.0
+        self.fb = 0.0
+        self.r_sent = self.r
+        self.x_sent = self.x
+        self.clamped = False
+
+    def signal(self, name: str) -> float:
+        return self.x if name == "x" else self.r
+
+    def receive_error(self, eps: float) -> None:
+        self.eps_own = eps
+        self.poke()
+
+    def inject(self, delta: float, wake: bool) -> None:
+        self.fb += delta
+        if wake:
+            self.poke()
+
+    def update(self, t: float) -> None:
+        self.counters.neuron_updates += 1
+        if self.clamped:
+            self.t = t
+            self.sleep(alarm=False)
+            return
+        self.refresh_synapses(t)
+        drive = -self.eps_own + self.fprime(self.x) * self.fb
+        rate = drive / self.tau
+        x = self.x + (t - self.t) * rate
+        self.t = t
+        self.set_state(t, x)
+        if not self.dirty and abs(rate) <= self.settle:
+            self.sleep()
+        self.dirty = False
+
+    def set_state(self, t: float, x: float) -> None:
+        self.x = x
+        self.r = r = self.f(x)
+        if self.traces:
+            self.publish(t, {"x": x, "r": r})
+        if abs(r - self.r_sent) > self.theta:
+            self.r_sent = r
+            self.pop_counter.emitted += 1
+            self.axon.send(r)
+        if self.link is not None and abs(x - self.x_sent) > self.theta:
+            self.x_sent = x
+            self.link.send(x)
+
+    # -- used by the stimulus (the world outside the network) -------------------------------
+    def clamp(self, value: float) -> None:
+        self.clamped = True
+        if value != self.x:
+            self.set_state(self.env.now, float(value))
+        self.poke()
+
+    def release(self) -> None:
+        self.clamped = False
+        self.t = self.env.now
+        self.poke()
+
+    def reset(self) -> None:
+        if not self.clamped:
+            self.set_state(self.env.now, self.x0)
+            self.poke()
+
+
+class ErrorNeuron(Neuron):
+    """Error neuron ``k``: compares ``x_k`` with the prediction ``mu_k``.
+
+    Notes
+    -----
+    ``tau_eps deps_k/dt = x_k − mu_k − sigma2 eps_k`` with ``mu_k = b_k + Σ_i W_ki r_i``
+    (``tau_eps = 0``: ``eps_k = (x_k − mu_k)/sigma2``). The optional learnable bias obeys
+    ``db_k/dt = eta_b eps_k``, integrated exactly between updates. The neuron sends ``eps`` to its
+    own representation neuron and to its error (feedback) synapses.
+    """
+
+    __slots__ = ("eps", "x_in", "mu_in", "b", "eta_bias", "sigma2", "tau", "eps_sent")
+
+    def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, **kw) -> None:
+        super().__init__(env, spec, k, **kw)
+        self.sigma2 = spec.variance
+        self.tau = spec.tau_eps
+        self.event_driven = spec.tau_eps == 0.0
+        self.b = spec.prior if spec.prior is not None else 0.0
+        self.eta_bias = spec.eta_bias
+        self.x_in = spec.x0
+        self.mu_in = 0.0
+        self.eps = 0.0
+        self.eps_sent = 0.0
+
+    def signal(self, name: str) -> float:
+        return self.eps
+
+    def prime(self) -> None:
+        """Start at the error of the initial state (called once, after wiring)."""
+        self.eps = self.eps_sent = (self.x_in - self.b - self.mu_in) / self.sigma2
+
+    def receive_x(self, x: float) -> None:
+        self.x_in = x
+        self.poke()
+
+    def inject(self, delta: float, wake: bool) -> None:
+        self.mu_in += delta
+        if wake:
+            self.poke()
+
+    def bias_at(self, t: float) -> float:
+        return self.b + self.eta_bias * self.eps * (t - self.t)
+
+    def update(self, t: float) -> None:
+        self.counters.neuron_updates += 1
+        self.refresh_synapses(t)
+        dt = t - self.t
+        if self.eta_bias != 0.0:
+            self.b += self.eta_bias * self.eps * dt
+        target = (self.x_in - self.b - self.mu_in) / self.sigma2
+        if self.event_driven:
+            eps = target
+        else:
+            eps = target + (self.eps - target) * math.exp(-self.sigma2 * dt / self.tau)
+        rate = abs(eps - self.eps) / dt if dt > 0.0 else 0.0
+        self.t = t
+        self.set_state(t, eps)
+        if self.event_driven or (not self.dirty and rate <= self.settle):
+            self.sleep()
+        self.dirty = False
+
+    def set_state(self, t: float, eps: float) -> None:
+        self.eps = eps
+        if self.traces:
+            self.publish(t, {"eps": eps})
+        if abs(eps - self.eps_sent) > self.theta:
+            self.eps_sent = eps
+            self.pop_counter.emitted += 1
+            self.axon.send(eps)
+            if self.link is not None:
+                self.link.send(eps)
