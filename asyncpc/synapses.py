@@ -61,10 +61,11 @@ class Synapse:
     def start(self) -> None:
         """Inject the initial current and start the process."""
         self.site.inject(self.c, False)
-        self.process = self.env.process(self.run())
+        self.process = self.env.process(self.run(self.channel.head))
 
-    def run(self):
-        arrival = self.channel.head
+    def run(self, arrival):
+        # ``arrival`` is taken when the synapse starts, so a message sent before the process
+        # first runs (e.g. a clamp at t = 0) is not missed.
         while True:
             value, arrival = yield arrival
             self.advance(self.env.now)

@@ -1,0 +1,40 @@
+"""Small builders shared by the tests (the networks of the oracles)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import asyncpc as ap
+
+
+def chain(sizes, *, acts=None, dt=0.01, delay=0.0, rule="hebbian", eta_w=0.0, eta_b=0.0,
+          lam_w=0.0, lam_b=None, seed=0, w_std=0.5, b_values=None, variances=None, theta=0.0,
+          settle=0.0, refresh=0.0, x0=0.0, tau_eps=0.0):
+    """A feed-forward chain p0 → p1 → … with explicit random initial weights.
+
+    Returns the model graph and the initial ``(W, B)`` matrices of every edge.
+    """
+    acts = acts or ["linear"] * len(sizes)
+    variances = variances or [1.0] * len(sizes)
+    rng = np.random.default_rng(seed)
+    pops = [ap.PopulationSpec(f"p{j}", n, activation=acts[j], variance=variances[j], dt=dt,
+                              theta=theta, settle=settle, refresh=refresh, x0=x0,
+                              tau_eps=tau_eps)
+            for j, n in enumerate(sizes)]
+    edges, mats = [], []
+    for j in range(len(sizes) - 1):
+        W = rng.normal(0.0, w_std, (sizes[j + 1], sizes[j]))
+        B = W.T.copy() if b_values is None else b_values[j]
+        delay_dist = delay if isinstance(delay, ap.Distribution) else ap.Distribution(
+            "constant", value=delay)
+        edges.append(ap.EdgeSpec(f"p{j}", f"p{j + 1}", w_values=tuple(map(tuple, W)),
+                                 b_values=tuple(map(tuple, B)), delay=delay_dist, rule=rule,
+                                 eta_w=eta_w, eta_b=eta_b, lam_w=lam_w, lam_b=lam_b))
+        mats.append((W, B))
+    return ap.build_graph(pops, edges), mats
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.ravel(a), np.ravel(b)
+    c = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))

@@ -1,0 +1,94 @@
+"""Oracle 5 (SPEC §1): with rule "hebbian", zero delays, theta = 0 and equal rates, the
+prediction synapse W_ki and the error synapse B_ik integrate the same product r_i eps_k, so
+
+    d(W − Bᵀ)/dt = −lam (W − Bᵀ)   ⇒   W(t) − B(t)ᵀ = e^{−lam t} (W₀ − B₀ᵀ),
+
+for any activation f, edge by edge. Delays, send-on-delta, "hebbian_raw" with a nonlinear f and
+unequal rates must break it (negative controls)."""
+
+import numpy as np
+import pytest
+from helpers import chain
+
+import asyncpc as ap
+
+SAMPLES = [(np.array([1.0, -0.5, 0.3]), np.array([0.5, -1.0])),
+           (np.array([-0.7, 0.2, 0.9]), np.array([-0.4, 0.8])),
+           (np.array([0.1, 0.9, -0.6]), np.array([1.0, 0.2]))]
+T_SAMPLE = 4.0
+
+
+def run_kp(*, lam=0.0, delay=0.0, rule="hebbian", eta_b=0.2, theta=0.0, settle=1e-4,
+           refresh=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    b0 = [rng.normal(0, 0.5, (3, 4)), rng.normal(0, 0.5, (4, 2))]
+    graph, mats = chain([3, 4, 2], acts=["linear", "tanh", "tanh"], dt=0.05, delay=delay,
+                        rule=rule, eta_w=0.2, eta_b=eta_b, lam_w=lam, b_values=b0, seed=seed,
+                        theta=theta, settle=settle, refresh=refresh)
+    net = ap.Network(graph, seed=seed)
+    for epoch in range(2):
+        for j, (x, y) in enumerate(SAMPLES):
+            net.clamp("p0", x)
+            net.clamp("p2", y)
+            net.run((3 * epoch + j + 1) * T_SAMPLE)
+    return net, mats
+
+
+def violation(net, mats, lam):
+    """Largest relative deviation from the closed form, over the edges."""
+    worst = 0.0
+    for j, (W0, B0) in enumerate(mats):
+        W, B = net.weights(f"p{j}->p{j + 1}")
+        expected = np.exp(-lam * net.now) * (W0 - B0.T)
+        worst = max(worst, np.linalg.norm(W - B.T - expected) / np.linalg.norm(W0 - B0.T))
+    return worst
+
+
+def learned(net, mats):
+    return min(np.linalg.norm(net.weights(f"p{j}->p{j + 1}")[0] - W0) / np.linalg.norm(W0)
+               for j, (W0, _) in enumerate(mats))
+
+
+def test_asymmetry_is_conserved_without_decay():
+    net, mats = run_kp(lam=0.0)
+    assert learned(net, mats) > 0.05  # the weights really moved
+    assert violation(net, mats, 0.0) < 1e-9
+
+
+@pytest.mark.parametrize("lam", [0.05, 0.3])
+def test_decay_shrinks_asymmetry_exponentially(lam):
+    net, mats = run_kp(lam=lam)
+    assert learned(net, mats) > 0.05
+    assert violation(net, mats, lam) < 1e-9
+    # and the asymmetry really has decayed by the predicted factor
+    W, B = net.weights("p0->p1")
+    W0, B0 = mats[0]
+    ratio = np.linalg.norm(W - B.T) / np.linalg.norm(W0 - B0.T)
+    assert ratio == pytest.approx(np.exp(-lam * net.now), rel=1e-9)
+
+
+def test_identity_holds_with_clock_jitter_free_sleeping_and_no_refresh():
+    """How often synapses wake must not matter: exact integration between wake-ups."""
+    net, mats = run_kp(lam=0.1, settle=0.0, refresh=0.0)
+    assert violation(net, mats, 0.1) < 1e-9
+
+
+@pytest.mark.parametrize(("label", "kwargs"), [
+    ("transmission delays", {"delay": 0.25}),
+    ("hebbian_raw with tanh", {"rule": "hebbian_raw"}),
+    ("unequal learning rates", {"eta_b": 0.1}),
+    ("send-on-delta threshold", {"theta": 0.02}),
+])
+def test_identity_breaks_when_it_should(label, kwargs):
+    net, mats = run_kp(lam=0.1, **kwargs)
+    assert violation(net, mats, 0.1) > 1e-4, label
+
+
+def test_fixed_feedback_keeps_b_and_tied_feedback_equals_w_transpose():
+    net, mats = run_kp(rule="fixed")
+    for j, (_, B0) in enumerate(mats):
+        assert np.array_equal(net.weights(f"p{j}->p{j + 1}")[1], B0)
+    net, mats = run_kp(rule="tied")
+    for j in range(2):
+        W, B = net.weights(f"p{j}->p{j + 1}")
+        assert np.array_equal(B, W.T)
