@@ -1,0 +1,79 @@
+"""Oracle 1: a message sent at t over delay d arrives at exactly t + d; nothing is lost or
+duplicated, and same-delay messages arrive in sending order. Unit tests on a bare environment,
+then through a real synapse."""
+
+import numpy as np
+import pytest
+import simpy
+
+import asyncpc as ap
+from asyncpc.messages import Axon, Counters, Trace
+
+
+def listener(env, channel, log):
+    def run(arrival):
+        while True:
+            value, arrival = yield arrival
+            log.append((env.now, value))
+    return env.process(run(channel.head))
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.25, 1.5])
+def test_message_arrives_at_exactly_send_time_plus_delay(delay):
+    env = simpy.Environment()
+    axon = Axon(env, Counters())
+    channel = axon.channel(delay)
+    logs = [[], []]
+    for log in logs:
+        listener(env, channel, log)
+    sends = [(0.0, 1.0), (0.5, 2.0), (0.5, 3.0), (0.5, 4.0), (0.75, 5.0)]
+
+    def sender():
+        for t, v in sends:
+            yield env.timeout(t - env.now)
+            axon.send(v)
+    env.process(sender())
+    env.run()
+    expected = [(t + delay, v) for t, v in sends]
+    for log in logs:
+        assert log == expected  # exact times (dyadic), every message once, FIFO
+
+
+def test_run_until_does_not_process_events_at_the_horizon():
+    env = simpy.Environment()
+    ch = Axon(env, Counters()).channel(0.5)
+    log = []
+    listener(env, ch, log)
+    ch.send(1.0)
+    env.run(until=0.5)
+    assert log == []
+    env.run(until=0.75)
+    assert log == [(0.5, 1.0)]
+
+
+def test_trace_integrates_piecewise_constant_signal_exactly():
+    tr = Trace(0.0, 0.0, 2.0)
+    tr.set(0.5, -1.0)
+    tr.set(1.25, 4.0)
+    assert tr.at(2.0) == 2.0 * 0.5 - 1.0 * 0.75 + 4.0 * 0.75
+    lam = 0.5
+    tr = Trace(lam, 0.0, 2.0)
+    tr.set(1.0, -1.0)
+    # ∫_0^2 e^{-λ(2-s)} v(s) ds, closed form
+    expected = 2.0 * (np.exp(-lam) - np.exp(-2 * lam)) / lam - (1 - np.exp(-lam)) / lam
+    assert tr.at(2.0) == pytest.approx(expected, rel=1e-14)
+
+
+def test_prediction_reaches_error_neuron_exactly_one_delay_after_the_change():
+    pops = [ap.PopulationSpec("s", 1, dt=0.125), ap.PopulationSpec("t", 1, dt=0.125)]
+    edges = [ap.EdgeSpec("s", "t", w_values=((2.0,),), rule="fixed",
+                         delay=ap.Distribution("constant", value=0.75))]
+    net = ap.Network(ap.build_graph(pops, edges), seed=0)
+    err = net.populations["t"].errors[0]
+    net.run(1.0)
+    net.clamp("s", 1.5)
+    net.run(1.75)
+    assert err.mu_in == 0.0  # the event at exactly 1.75 has not been processed
+    while net.env.peek() == 1.75:
+        net.env.step()
+    assert err.mu_in == 3.0
