@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import simpy
-from simpy.events import Event
+from simpy.events import NORMAL, Event
 
 
 @dataclass
@@ -37,49 +37,41 @@ class Counters:
 class Channel:
     """Carries one neuron's output to the synapses that share one delay.
 
-    Synapse processes wait on :attr:`head`; an arrival triggers it with ``(value, next_head)``.
+    Synapse processes wait on :attr:`head`. Sending schedules the current head to trigger at
+    ``now + delay`` with ``(value, next_head)`` — exactly what a SimPy ``Timeout`` does — so one
+    heap event per message wakes the whole group, and the chain keeps every message in order.
     """
 
-    __slots__ = ("_env", "delay", "head", "fan_out", "_counters")
+    __slots__ = ("_env", "delay", "head", "fan_out")
 
-    def __init__(self, env: simpy.Environment, delay: float, counters: Counters) -> None:
+    def __init__(self, env: simpy.Environment, delay: float) -> None:
         self._env = env
         self.delay = delay
         self.head: Event = Event(env)
         self.fan_out = 0
-        self._counters = counters
 
     def send(self, value: float) -> None:
-        if self.delay == 0.0:
-            self._deliver(value)
-        else:
-            self._env.timeout(self.delay, value).callbacks.append(self._arrive)
-
-    def _arrive(self, event: Event) -> None:
-        self._deliver(event._value)
-
-    def _deliver(self, value: float) -> None:
-        arrived = self.head
+        event = self.head
         self.head = Event(self._env)
-        self._counters.delivered += self.fan_out
-        arrived.succeed((value, self.head))
+        event._ok = True
+        event._value = (value, self.head)
+        self._env.schedule(event, NORMAL, self.delay)
 
 
 class Axon:
     """A neuron's output: the channels (one per delay) of its outgoing synapses."""
 
-    __slots__ = ("_env", "_counters", "channels")
+    __slots__ = ("_env", "channels")
 
-    def __init__(self, env: simpy.Environment, counters: Counters) -> None:
+    def __init__(self, env: simpy.Environment) -> None:
         self._env = env
-        self._counters = counters
         self.channels: dict[float, Channel] = {}
 
     def channel(self, delay: float) -> Channel:
         """The channel for ``delay``, created on first use (one per distinct delay)."""
         ch = self.channels.get(delay)
         if ch is None:
-            ch = self.channels[delay] = Channel(self._env, delay, self._counters)
+            ch = self.channels[delay] = Channel(self._env, delay)
         ch.fan_out += 1
         return ch
 

@@ -269,8 +269,8 @@ class Network:
         return float(sum(per.values())), per
 
     def frozen_copy(self, env: simpy.Environment | None = None) -> Network:
-        """A copy with the current weights, biases and states and no plasticity, in its own
-        environment (same seed, hence the same delays and clocks)."""
+        """A copy with the current weights and biases and no plasticity, in its own
+        environment (same seed, hence the same delays and clocks); its neurons start at x0."""
         t = self.env.now
         copy = Network(self.graph, seed=self.seed, plastic=False, env=env,
                        weights={n: (e.w(t), e.b(t)) for n, e in self.edges.items()},

@@ -19,8 +19,10 @@ arrivals, and each step integrates over the time elapsed since the neuron's prev
 The local error of this scheme is O(dt); ``tests/test_ode_limit.py`` shows the trajectories
 converge to a fine-step integration of the ODE as ``dt`` shrinks.
 
-Sleeping. A clocked neuron whose inputs did not change during a step and whose rate of change
-is below ``settle`` (per time unit) stops its clock and waits for a message. A neuron with
+Sleeping. A clocked neuron whose rate of change, computed from its latest inputs, is at most
+``settle`` (per time unit) holds its state, stops its clock and waits for a message: holding
+(rather than applying the tiny step) means settled neighbours stop exchanging ever smaller
+changes. The state error this leaves is bounded by ``settle`` times the neuron's time scale. A neuron with
 plastic input synapses also sets an alarm ``refresh`` time units ahead: learning keeps changing
 its synaptic currents even when no message arrives, and on every update it re-reads them (at
 most once per ``refresh``). ``settle = 0`` never sleeps; ``refresh = 0`` re-reads every step.
@@ -60,7 +62,7 @@ class Neuron:
 
     __slots__ = (
         "env", "k", "counters", "pop_counter", "theta", "dt", "jitter", "settle", "refresh",
-        "rng", "phase", "t", "wake", "dirty", "incoming", "t_refresh", "event_driven", "traces",
+        "rng", "phase", "t", "wake", "incoming", "t_refresh", "event_driven", "traces",
         "axon", "link", "process",
     )
 
@@ -80,12 +82,11 @@ class Neuron:
         self.phase = float(rng.uniform(0.0, spec.dt))
         self.t = 0.0
         self.wake: Event | None = None
-        self.dirty = False
         self.incoming: list[Synapse] = []  # plastic synapses sitting on this neuron
         self.t_refresh = 0.0
         self.event_driven = False
         self.traces: dict[tuple[str, float], Trace] = {}
-        self.axon = Axon(env, counters)
+        self.axon = Axon(env)
         self.link: Link | None = None
         self.process: simpy.Process | None = None
 
@@ -135,8 +136,7 @@ class Neuron:
         raise NotImplementedError
 
     def poke(self) -> None:
-        """An input changed: remember it and wake the neuron if it sleeps."""
-        self.dirty = True
+        """An input changed: wake the neuron if it sleeps."""
         wake = self.wake
         if wake is not None and not wake.triggered:
             wake.succeed()
@@ -210,14 +210,14 @@ class RepresentationNeuron(Neuron):
             self.sleep(alarm=False)
             return
         self.refresh_synapses(t)
-        drive = -self.eps_own + self.fprime(self.x) * self.fb
-        rate = drive / self.tau
+        rate = (-self.eps_own + self.fprime(self.x) * self.fb) / self.tau
+        if abs(rate) <= self.settle:
+            self.t = t
+            self.sleep()
+            return
         x = self.x + (t - self.t) * rate
         self.t = t
         self.set_state(t, x)
-        if not self.dirty and abs(rate) <= self.settle:
-            self.sleep()
-        self.dirty = False
 
     def set_state(self, t: float, x: float) -> None:
         self.x = x
@@ -305,12 +305,14 @@ class ErrorNeuron(Neuron):
             eps = target
         else:
             eps = target + (self.eps - target) * math.exp(-self.sigma2 * dt / self.tau)
-        rate = abs(eps - self.eps) / dt if dt > 0.0 else 0.0
+        if not self.event_driven and abs(target - self.eps) * self.sigma2 <= self.settle * self.tau:
+            self.t = t  # settled: |deps/dt| <= settle
+            self.sleep()
+            return
         self.t = t
         self.set_state(t, eps)
-        if self.event_driven or (not self.dirty and rate <= self.settle):
+        if self.event_driven:
             self.sleep()
-        self.dirty = False
 
     def set_state(self, t: float, eps: float) -> None:
         self.eps = eps

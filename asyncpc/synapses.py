@@ -68,6 +68,7 @@ class Synapse:
         # first runs (e.g. a clamp at t = 0) is not missed.
         while True:
             value, arrival = yield arrival
+            self.counters.delivered += 1
             self.advance(self.env.now)
             self.pre = value
             self.transmit(True)

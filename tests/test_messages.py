@@ -7,7 +7,7 @@ import pytest
 import simpy
 
 import asyncpc as ap
-from asyncpc.messages import Axon, Counters, Trace
+from asyncpc.messages import Axon, Trace
 
 
 def listener(env, channel, log):
@@ -21,7 +21,7 @@ def listener(env, channel, log):
 @pytest.mark.parametrize("delay", [0.0, 0.25, 1.5])
 def test_message_arrives_at_exactly_send_time_plus_delay(delay):
     env = simpy.Environment()
-    axon = Axon(env, Counters())
+    axon = Axon(env)
     channel = axon.channel(delay)
     logs = [[], []]
     for log in logs:
@@ -41,7 +41,7 @@ def test_message_arrives_at_exactly_send_time_plus_delay(delay):
 
 def test_run_until_does_not_process_events_at_the_horizon():
     env = simpy.Environment()
-    ch = Axon(env, Counters()).channel(0.5)
+    ch = Axon(env).channel(0.5)
     log = []
     listener(env, ch, log)
     ch.send(1.0)

@@ -1,0 +1,85 @@
+"""The stimulus: the environment that presents samples to the network (not part of it).
+
+It clamps the populations a sample names (``nan`` entries stay free), holds the sample for the
+presentation time (optionally jittered), then moves on. It sends nothing else to the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import simpy
+
+from .datasets import Dataset
+from .network import Network
+
+
+class Stimulus:
+    """Presents ``dataset`` to ``net``.
+
+    Parameters
+    ----------
+    clamp : populations the stimulus clamps (the others in the data set are ignored).
+    presentation : time each sample is held (time units).
+    jitter : relative jitter of each presentation.
+    epochs : passes over the data set.
+    order : ``"sequential"`` or ``"shuffle"`` (a new permutation each epoch).
+    reset : return free neurons to ``x0`` when a new sample arrives.
+    rng : the stimulus's own random stream.
+    """
+
+    def __init__(self, net: Network, dataset: Dataset, *, clamp: Sequence[str],
+                 presentation: float, rng: np.random.Generator, jitter: float = 0.0,
+                 epochs: int = 1, order: str = "sequential", reset: bool = False) -> None:
+        self.net = net
+        self.dataset = dataset
+        self.clamp = list(clamp)
+        self.presentation = presentation
+        self.jitter = jitter
+        self.epochs = epochs
+        self.order = order
+        self.reset = reset
+        self.rng = rng
+        self.presented = 0
+        self.onsets: list[float] = []
+        self.process: simpy.Process = net.env.process(self.run())
+
+    @property
+    def duration(self) -> float:
+        """Total presentation time when there is no jitter."""
+        return self.epochs * len(self.dataset) * self.presentation
+
+    def run(self):
+        env = self.net.env
+        for _ in range(self.epochs):
+            order = np.arange(len(self.dataset))
+            if self.order == "shuffle":
+                order = self.rng.permutation(order)
+            for j in order:
+                self.present(self.dataset.sample(int(j)))
+                hold = self.presentation
+                if self.jitter:
+                    hold *= 1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)
+                yield env.timeout(hold)
+
+    def present(self, sample: dict[str, np.ndarray]) -> None:
+        self.onsets.append(self.net.now)
+        self.presented += 1
+        if self.reset:
+            for name in self.clamp:
+                self.net.release(name)
+            self.net.reset()
+        for name in self.clamp:
+            present(self.net, name, sample[name])
+
+
+def present(net: Network, name: str, values: np.ndarray) -> None:
+    """Clamp the neurons of ``name`` to ``values``; ``nan`` entries are released (free)."""
+    for neuron, v in zip(net.populations[name].neurons, np.asarray(values, dtype=float),
+                         strict=True):
+        if np.isnan(v):
+            if neuron.clamped:
+                neuron.release()
+        else:
+            neuron.clamp(float(v))
