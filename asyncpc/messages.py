@@ -61,11 +61,13 @@ class Channel:
 class Axon:
     """A neuron's output: the channels (one per delay) of its outgoing synapses."""
 
-    __slots__ = ("_env", "channels")
+    __slots__ = ("_env", "channels", "log")
 
     def __init__(self, env: simpy.Environment) -> None:
         self._env = env
         self.channels: dict[float, Channel] = {}
+        #: an observer called on every emission (the recorder's raster), or None
+        self.log: Callable[[], None] | None = None
 
     def channel(self, delay: float) -> Channel:
         """The channel for ``delay``, created on first use (one per distinct delay)."""
@@ -76,6 +78,8 @@ class Axon:
         return ch
 
     def send(self, value: float) -> None:
+        if self.log is not None:
+            self.log()
         for ch in self.channels.values():
             ch.send(value)
 

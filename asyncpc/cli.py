@@ -1,0 +1,191 @@
+"""Command line: ``asyncpc VERB …`` (``python -m asyncpc`` is the same).
+
+Bad input (a scenario that does not validate, a missing file, a non-empty output directory)
+prints what is wrong, naming the file and key, and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+from . import __version__
+from .scenario import ScenarioError, load
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def find_scenario(name: str) -> Path:
+    """A path, or the name of a shipped scenario (``xor`` → scenarios/xor.toml)."""
+    p = Path(name)
+    if p.exists() or p.suffix == ".toml":
+        return p
+    shipped = SCENARIO_DIR / f"{name}.toml"
+    return shipped if shipped.exists() else p
+
+
+def shipped_scenarios() -> list[Path]:
+    return sorted(SCENARIO_DIR.glob("*.toml"))
+
+
+def cmd_run(args) -> int:
+    from .runner import run
+    scenario = load(find_scenario(args.scenario), _overrides(args))
+    out = Path(args.out) if args.out else Path("runs") / scenario.name
+    result = run(scenario, out=out, progress=not args.quiet, plots=not args.no_plots,
+                 force=args.force)
+    s = result.summary
+    if not args.quiet:
+        print(_report(s, out))
+    if s["status"] != "ok":
+        print(f"asyncpc: {s['message']}; everything recorded until then is in {out}",
+              file=sys.stderr)
+        return 130 if s["status"] == "interrupted" else 1
+    return 0
+
+
+def _overrides(args) -> list[str]:
+    sets = list(args.set or [])
+    if getattr(args, "seed", None) is not None:
+        sets.append(f"run.seed={args.seed}")
+    return sets
+
+
+def _report(s: dict, out: Path) -> str:
+    lines = [f"{s['scenario']} (seed {s['seed']}): {s['status']} at t = {s['sim_time']:g} "
+             f"in {s['wall_seconds']:.1f} s",
+             f"  energy {s['energy']['initial']:.4g} -> {s['energy']['final']:.4g}; "
+             f"{s['events']['delivered']} messages delivered"
+             + (f" ({s['messages_per_sample']:.0f} per sample)" if s["messages_per_sample"]
+                else "")]
+    if s["accuracy"]["train"] is not None:
+        lines.append(f"  accuracy {100 * s['accuracy']['train']:.1f} %")
+    for name, m in s["symmetry"].items():
+        flag = "  [non-local weight transport]" if m["nonlocal"] else ""
+        lines.append(f"  {name} ({m['rule']}): angle(W, Bᵀ) {m['angle_deg']:.2f}°, "
+                     f"‖W−Bᵀ‖/‖W‖ {m['rel_diff']:.3g}{flag}")
+    lines.append(f"  run directory: {out}")
+    return "\n".join(lines)
+
+
+def cmd_plot(args) -> int:
+    from .plotting import plot_run
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "traces.npz").exists():
+        raise ScenarioError([f"{run_dir}: not a run directory (no traces.npz)"])
+    for path in plot_run(run_dir, args.kind):
+        print(path)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    scenario = load(find_scenario(args.scenario), args.set)
+    print(f"{scenario.path}: ok ({len(scenario.data['populations'])} populations, "
+          f"{len(scenario.data['edges'])} edges)")
+    return 0
+
+
+def cmd_show(args) -> int:
+    import networkx as nx
+
+    from .network import Network
+    scenario = load(find_scenario(args.scenario), args.set)
+    net = Network(scenario.graph(), seed=scenario.seed)
+    print(f"{scenario.name}: {scenario.data['run']['description']}")
+    print(f"{'population':<12}{'n':>6}  {'activation':<11}{'σ²':>6}  errors  clamped by stimulus")
+    clamped = set(scenario.data["stimulus"]["clamp"])
+    for name, pop in net.populations.items():
+        print(f"{name:<12}{pop.spec.n:>6}  {pop.spec.activation:<11}{pop.spec.variance:>6g}  "
+              f"{'yes' if pop.has_errors else 'no':<7} {'yes' if name in clamped else 'no'}")
+    for name, edge in net.edges.items():
+        flag = " (NON-LOCAL)" if edge.nonlocal_feedback else ""
+        s = edge.spec
+        print(f"edge {name}: rule {s.rule}{flag}, eta_w {s.eta_w:g}, eta_b {s.feedback_eta:g}, "
+              f"lam {s.lam_w:g}, synapses {2 * len(edge.W) * len(edge.W[0])}")
+    print(f"neurons {net.n_neurons}, synapses {net.n_synapses}, processes "
+          f"{net.n_neurons + net.n_synapses}, minimum delay {net.min_delay():g}")
+    if args.graphml:
+        nx.write_graphml(net.neuron_graph(), args.graphml)
+        print(f"neuron-level graph written to {args.graphml}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    for path in shipped_scenarios():
+        with open(path, "rb") as fh:
+            desc = tomllib.load(fh).get("run", {}).get("description", "")
+        print(f"{path.stem:<18} {desc}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+    report = bench_main(quick=args.quick)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="asyncpc", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"asyncpc {__version__}")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    def scenario_args(sp):
+        sp.add_argument("scenario", help="scenario file, or the name of a shipped scenario")
+        sp.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                        help="override a scenario value (TOML syntax; repeatable)")
+
+    sp = sub.add_parser("run", help="run a scenario and write a run directory")
+    scenario_args(sp)
+    sp.add_argument("--out", help="run directory (default: runs/NAME)")
+    sp.add_argument("--seed", type=int, help="override run.seed")
+    sp.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
+    sp.add_argument("--quiet", action="store_true", help="no progress display or report")
+    sp.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    sp.set_defaults(func=cmd_run)
+
+    from .plotting import PLOTS
+    sp = sub.add_parser("plot", help="draw the figures of a run directory")
+    sp.add_argument("run_dir")
+    sp.add_argument("--kind", action="append", choices=[*PLOTS, "generated"],
+                    help="only these figures (repeatable)")
+    sp.set_defaults(func=cmd_plot)
+
+    sp = sub.add_parser("validate", help="check a scenario file and report every problem")
+    scenario_args(sp)
+    sp.set_defaults(func=cmd_validate)
+
+    sp = sub.add_parser("show", help="populations, neuron and synapse counts, minimum delay")
+    scenario_args(sp)
+    sp.add_argument("--graphml", metavar="FILE", help="export the neuron-level graph")
+    sp.set_defaults(func=cmd_show)
+
+    sp = sub.add_parser("list", help="the shipped scenarios, one line each")
+    sp.set_defaults(func=cmd_list)
+
+    sp = sub.add_parser("bench", help="engine speed against the SimPy floor on this machine")
+    sp.add_argument("--quick", action="store_true", help="smaller workloads")
+    sp.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    sp.set_defaults(func=cmd_bench)
+
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as exc:
+        for line in exc.problems:
+            print(f"asyncpc: error: {line}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Weight-transport symmetry metrics (pure numpy; observers only).
+
+For an edge with prediction weights ``W`` (target × source) and feedback weights ``B``
+(source × target), exact weight transport would be ``B = Wᵀ``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SYMMETRY_KEYS = ("angle_deg", "norm_diff", "rel_diff", "norm_w", "norm_b", "corr")
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle between two arrays seen as vectors (degrees; nan if either is zero)."""
+    a, b = np.ravel(a), np.ravel(b)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0.0 or nb == 0.0:
+        return float("nan")
+    return float(np.degrees(np.arccos(np.clip(a @ b / (na * nb), -1.0, 1.0))))
+
+
+def symmetry(W: np.ndarray, B: np.ndarray) -> dict[str, float]:
+    """``angle_deg`` between W and Bᵀ, ``norm_diff`` ‖W − Bᵀ‖, ``rel_diff`` ‖W − Bᵀ‖/‖W‖,
+    the norms ``norm_w``, ``norm_b``, and the Pearson correlation ``corr`` of the entries."""
+    Bt = B.T
+    diff = float(np.linalg.norm(W - Bt))
+    norm_w, norm_b = float(np.linalg.norm(W)), float(np.linalg.norm(B))
+    w, b = W.ravel(), Bt.ravel()
+    corr = float(np.corrcoef(w, b)[0, 1]) if w.size > 1 and w.std() > 0 and b.std() > 0 \
+        else float("nan")
+    return {"angle_deg": angle_deg(W, Bt), "norm_diff": diff,
+            "rel_diff": diff / norm_w if norm_w > 0 else float("nan"),
+            "norm_w": norm_w, "norm_b": norm_b, "corr": corr}
+
+
+def feedback_angle(W: np.ndarray, B: np.ndarray, eps: np.ndarray) -> float:
+    """Angle between the error the source neurons receive (``B ε``) and the one exact weight
+    transport would deliver (``Wᵀ ε``), for the target's current errors ``ε``."""
+    return angle_deg(B @ eps, W.T @ eps)
+
+
+def angle_bound_deg(diff0: float, norm_w: float, norm_b: float) -> float:
+    """Kolen–Pollack bound without decay: ``sin θ ≤ ‖W₀ − B₀ᵀ‖ / max(‖W‖, ‖B‖)`` (degrees;
+    90 when the bound is vacuous)."""
+    s = diff0 / max(norm_w, norm_b)
+    return float(np.degrees(np.arcsin(s))) if s < 1.0 else 90.0

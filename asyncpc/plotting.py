@@ -1,0 +1,170 @@
+"""Figures from a run directory (the only module that imports matplotlib).
+
+Each ``plot_*`` function takes the traces (``traces.npz`` as a dict) and returns a Figure;
+:func:`plot_run` writes the standard set to ``RUN_DIR/plots/*.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
+         "axes.spines.right": False, "legend.frameon": False, "font.size": 9}
+TIME = "simulated time (τ units)"
+
+
+def load_traces(run_dir: str | Path) -> dict[str, np.ndarray]:
+    with np.load(Path(run_dir) / "traces.npz", allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _names(traces: dict, prefix: str) -> list[str]:
+    return sorted({k[len(prefix):].split("/")[0] for k in traces if k.startswith(prefix)})
+
+
+def plot_energy(tr: dict) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    t = tr["t"]
+    ax.semilogy(t, np.maximum(tr["energy"], 1e-300), color="k", lw=1.5, label="total F")
+    for name in _names(tr, "energy/"):
+        ax.semilogy(t, np.maximum(tr[f"energy/{name}"], 1e-300), lw=1, label=name)
+    ax.set(xlabel=TIME, ylabel="energy F (log)", title="Energy per population")
+    ax.legend()
+    return fig
+
+
+def plot_activity(tr: dict) -> plt.Figure | None:
+    pops = _names(tr, "x/")
+    if not pops:
+        return None
+    fig, axes = plt.subplots(len(pops), 1, figsize=(6, 2.2 * len(pops)), sharex=True,
+                             squeeze=False)
+    t = tr["t"]
+    for ax, name in zip(axes[:, 0], pops, strict=True):
+        x, mu = tr[f"x/{name}"], tr[f"mu/{name}"]
+        for j, k in enumerate(tr[f"neurons/{name}"]):
+            line, = ax.plot(t, x[:, j], lw=1.2, label=f"x{k}")
+            ax.plot(t, mu[:, j], lw=1, ls="--", color=line.get_color(), label=f"μ{k}")
+        ax.set(ylabel=f"{name}", title=f"{name}: state x (solid) and prediction μ (dashed)")
+        ax.legend(ncol=4, fontsize=7)
+    axes[-1, 0].set_xlabel(TIME)
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy(tr: dict) -> plt.Figure | None:
+    if tr["accuracy"].size == 0:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(tr["accuracy/t"], 100 * tr["accuracy"], "o-", ms=3)
+    ax.set(xlabel=TIME, ylabel="accuracy (%)", ylim=(-5, 105),
+           title="Accuracy of frozen copies over time")
+    return fig
+
+
+def plot_messages(tr: dict) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6, 3))
+    t = tr["t"]
+    dt = np.diff(t, prepend=t[0])
+    dt[dt == 0] = np.nan
+    for name in _names(tr, "messages/"):
+        ax.plot(t, tr[f"messages/{name}"] / dt, lw=1, label=f"{name} emitted")
+    ax.plot(t, tr["delivered"] / dt, color="k", lw=1.2, label="delivered (all)")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set(xlabel=TIME, ylabel="messages per τ", title="Message rate")
+    ax.legend()
+    return fig
+
+
+def plot_symmetry(tr: dict) -> plt.Figure | None:
+    edges = _names(tr, "symmetry/")
+    if not edges:
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    t = tr["t"]
+    for e in edges:
+        line, = a1.plot(t, tr[f"symmetry/{e}/angle_deg"], lw=1.2, label=e)
+        a2.semilogy(t, np.maximum(tr[f"symmetry/{e}/norm_diff"], 1e-300), lw=1.2,
+                    color=line.get_color(), label=e)
+    a1.set(xlabel=TIME, ylabel="angle(W, Bᵀ) (degrees)", title="Weight symmetry: angle")
+    a2.set(xlabel=TIME, ylabel="‖W − Bᵀ‖", title="Weight symmetry: distance")
+    a1.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_raster(tr: dict) -> plt.Figure | None:
+    if tr["raster/t"].size == 0:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    names = list(tr["raster/populations"])
+    offset, ticks = 0, []
+    sizes = {c: int(tr["raster/index"][tr["raster/pop"] == c].max(initial=-1)) + 1
+             for c in range(len(names))}
+    for code, name in enumerate(names):
+        sel = tr["raster/pop"] == code
+        if sel.any():
+            ax.scatter(tr["raster/t"][sel], offset + tr["raster/index"][sel], s=1.5,
+                       marker="|", label=name)
+            ticks.append((offset + sizes[code] / 2, name))
+            offset += sizes[code] + 1
+    ax.set_yticks([p for p, _ in ticks], [n for _, n in ticks])
+    ax.set(xlabel=TIME, title=f"Message raster ({tr['raster/t'].size} emissions)")
+    return fig
+
+
+def image_grid(images: np.ndarray, titles: list[str], side: int) -> plt.Figure:
+    n = len(images)
+    fig, axes = plt.subplots(1, n, figsize=(1.3 * n, 1.6), squeeze=False)
+    for ax, img, title in zip(axes[0], images, titles, strict=True):
+        ax.imshow(np.reshape(img, (side, side)), cmap="gray_r", vmin=0, vmax=1)
+        ax.set(xticks=[], yticks=[], title=title)
+        ax.grid(False)
+    fig.tight_layout()
+    return fig
+
+
+PLOTS: dict[str, Callable[[dict], plt.Figure | None]] = {
+    "energy": plot_energy, "activity": plot_activity, "accuracy": plot_accuracy,
+    "messages": plot_messages, "symmetry": plot_symmetry, "raster": plot_raster,
+}
+
+
+def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
+    """Write the figures of ``run_dir`` to ``run_dir/plots``; return the files written."""
+    run_dir = Path(run_dir)
+    traces = load_traces(run_dir)
+    out = run_dir / "plots"
+    out.mkdir(exist_ok=True)
+    written = []
+    with plt.rc_context(STYLE):
+        for kind in kinds or list(PLOTS):
+            fig = PLOTS[kind](traces)
+            if fig is None:
+                continue
+            path = out / f"{kind}.png"
+            fig.savefig(path)
+            plt.close(fig)
+            written.append(path)
+        gen = run_dir / "generated.npz"
+        if gen.exists() and (kinds is None or "generated" in kinds):
+            with np.load(gen, allow_pickle=False) as g:
+                images, titles, side = g["images"], list(g["titles"]), int(g["side"])
+            fig = image_grid(images, titles, side)
+            fig.savefig(out / "generated.png")
+            plt.close(fig)
+            written.append(out / "generated.png")
+    return written
+
+
+def summary_line(run_dir: str | Path) -> str:
+    s = json.loads((Path(run_dir) / "summary.json").read_text())
+    return f"{s['scenario']} seed {s['seed']}: {s['status']}"

@@ -1,0 +1,156 @@
+"""Recorders: observers that sample the network on their own clock and never change it.
+
+A :class:`Recorder` is a SimPy process in the network's environment. Every ``every`` time units
+it reads energies, chosen neurons' ``x``, ``mu`` and ``eps``, per-edge symmetry metrics and
+message counts. It only reads (weights through ``weight_at``), so a run with recorders gives
+bit-identical results to one without (``tests/test_recording.py``). It also watches for a
+numerical blow-up and stops the run with :class:`Diverged`, naming when and where.
+
+Names in ``traces.npz`` (time in simulation units):
+
+=============================  ==============================================================
+``t``                          sampling times
+``energy``                     total energy F
+``energy/POP``                 energy of population POP
+``neurons/POP``                indices of the recorded neurons of POP
+``x/POP``, ``mu/POP``,         states, predictions and errors of those neurons
+``eps/POP``                    (samples × neurons)
+``messages/POP``               messages emitted by POP since the previous sample
+``delivered``                  messages delivered since the previous sample
+``symmetry/EDGE/KEY``          KEY in angle_deg, norm_diff, rel_diff, norm_w, norm_b, corr,
+                               feedback_angle_deg (angle between Bε and Wᵀε)
+``accuracy/t``, ``accuracy``   evaluation times and accuracies (frozen copies)
+``raster/t``, ``raster/pop``,  emission times, population codes (index into
+``raster/index``,              ``raster/populations``) and neuron indices, capped
+``raster/populations``
+=============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+
+from .metrics import SYMMETRY_KEYS, feedback_angle, symmetry
+from .network import Network
+
+
+class Diverged(Exception):
+    """A numerical blow-up: NaN/inf or runaway energy."""
+
+
+class Recorder:
+    """Samples ``net`` every ``every`` time units (first sample at the current time).
+
+    Parameters
+    ----------
+    neurons : population → indices whose ``x``, ``mu``, ``eps`` are recorded.
+    raster : maximum number of emissions kept (0 = no raster).
+    raster_from : time from which emissions are kept.
+    max_energy : energy above which the run is declared diverged.
+    evaluate : called every ``eval_every`` time units; returns an accuracy.
+    """
+
+    def __init__(self, net: Network, *, every: float, neurons: dict[str, list[int]] | None = None,
+                 raster: int = 0, raster_from: float = 0.0, max_energy: float = 1e8,
+                 evaluate: Callable[[], float] | None = None, eval_every: float = 0.0) -> None:
+        self.net = net
+        self.every = every
+        self.neurons = {k: list(v) for k, v in (neurons or {}).items()}
+        self.max_energy = max_energy
+        self.evaluate = evaluate
+        self.eval_every = eval_every
+        self.series: dict[str, list] = defaultdict(list)
+        self.accuracy_t: list[float] = []
+        self.accuracy: list[float] = []
+        self.raster_cap = raster
+        self.raster_from = raster_from
+        self.raster: list[tuple[float, int, int]] = []
+        self.pop_names = list(net.populations)
+        self.last_emitted = {n: 0 for n in self.pop_names}
+        self.last_delivered = 0
+        self.edges_with_feedback = [n for n, e in net.edges.items() if e.W and e.W[0]]
+        if raster:
+            self._attach_raster()
+        net.env.process(self.run())
+        if evaluate is not None and eval_every > 0:
+            net.env.process(self.run_evaluations())
+
+    def _attach_raster(self) -> None:
+        env = self.net.env
+        for code, pop in enumerate(self.net.populations.values()):
+            for neuron in [*pop.neurons, *pop.errors]:
+                neuron.axon.log = self._logger(env, code, neuron.k)
+
+    def _logger(self, env, code: int, k: int) -> Callable[[], None]:
+        raster = self.raster
+
+        def log() -> None:
+            if env.now >= self.raster_from and len(raster) < self.raster_cap:
+                raster.append((env.now, code, k))
+        return log
+
+    def run(self):
+        while True:
+            self.sample()
+            yield self.net.env.timeout(self.every)
+
+    def run_evaluations(self):
+        while True:
+            yield self.net.env.timeout(self.eval_every)
+            self.record_accuracy()
+
+    def record_accuracy(self) -> float:
+        acc = self.evaluate()
+        self.accuracy_t.append(self.net.now)
+        self.accuracy.append(acc)
+        return acc
+
+    def sample(self) -> None:
+        net, s = self.net, self.series
+        t = net.now
+        total, per = net.energy()
+        s["t"].append(t)
+        s["energy"].append(total)
+        for name, value in per.items():
+            s[f"energy/{name}"].append(value)
+        for name, idx in self.neurons.items():
+            pop = net.populations[name]
+            s[f"x/{name}"].append(net.x(name)[idx])
+            s[f"mu/{name}"].append(net.mu(name)[idx] if pop.has_errors else np.zeros(len(idx)))
+            s[f"eps/{name}"].append(net.eps(name)[idx] if pop.has_errors
+                                    else np.zeros(len(idx)))
+        for name in self.edges_with_feedback:
+            W, B = net.weights(name)
+            for key, value in symmetry(W, B).items():
+                s[f"symmetry/{name}/{key}"].append(value)
+            eps = net.eps(net.edges[name].spec.target)
+            s[f"symmetry/{name}/feedback_angle_deg"].append(feedback_angle(W, B, eps))
+        for name, pop in net.populations.items():
+            s[f"messages/{name}"].append(pop.counter.emitted - self.last_emitted[name])
+            self.last_emitted[name] = pop.counter.emitted
+        s["delivered"].append(net.counters.delivered - self.last_delivered)
+        self.last_delivered = net.counters.delivered
+        if not np.isfinite(total) or total > self.max_energy:
+            worst = max(per, key=lambda n: per[n] if np.isfinite(per[n]) else np.inf)
+            raise Diverged(f"energy {total:.3g} at t = {t:g} (largest in population "
+                           f"{worst!r}: {per[worst]:.3g}; limit {self.max_energy:g})")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """All recorded series as numpy arrays, named as in the module docstring."""
+        out = {k: np.asarray(v, dtype=float) for k, v in self.series.items()}
+        for name, idx in self.neurons.items():
+            out[f"neurons/{name}"] = np.asarray(idx, dtype=int)
+        out["accuracy/t"] = np.asarray(self.accuracy_t, dtype=float)
+        out["accuracy"] = np.asarray(self.accuracy, dtype=float)
+        r = np.asarray(self.raster, dtype=float).reshape(-1, 3)
+        out["raster/t"] = r[:, 0]
+        out["raster/pop"] = r[:, 1].astype(int)
+        out["raster/index"] = r[:, 2].astype(int)
+        out["raster/populations"] = np.asarray(self.pop_names, dtype=str)
+        return out
+
+
+SYMMETRY_SERIES = (*SYMMETRY_KEYS, "feedback_angle_deg")

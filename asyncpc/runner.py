@@ -1,0 +1,276 @@
+"""Running a scenario: build, simulate with recorders, and write the run directory.
+
+Run directory (a stable contract):
+
+* ``scenario.toml`` — the scenario fully resolved (defaults filled in, overrides applied);
+* ``summary.json`` — scenario, seed, status (ok | diverged | interrupted), message, sim_time,
+  wall_seconds, events, messages_per_sample, energy, accuracy, symmetry per edge, network size
+  and the asyncpc version;
+* ``traces.npz`` — the recorded time series (names in :mod:`asyncpc.recording`);
+* ``plots/*.png`` — the standard figures.
+
+Every file is written to a temporary name and renamed, so an interrupted write never leaves a
+corrupt file behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .datasets import Dataset, bars, load, parity, random_patterns, teacher, xor
+from .evaluation import evaluate
+from .metrics import symmetry
+from .model import rng_for
+from .network import Network
+from .recording import Diverged, Recorder
+from .scenario import Scenario, ScenarioError, to_toml
+from .stimulus import Stimulus
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the summary, the traces (numpy arrays) and the live network."""
+
+    summary: dict[str, Any]
+    traces: dict[str, np.ndarray]
+    network: Network
+    out: Path | None = None
+    figures: list[Path] = field(default_factory=list)
+
+
+def make_dataset(scenario: Scenario) -> Dataset | None:
+    d = scenario.data["data"]
+    kind = d["kind"]
+    rng = rng_for(scenario.seed, "data")
+    if kind == "none":
+        return None
+    if kind == "values":
+        return Dataset("values", {k: np.asarray(v, dtype=float) for k, v in d["values"].items()})
+    if kind == "xor":
+        ds = xor(d["low"], d["high"])
+    elif kind == "parity":
+        ds = parity(d["bits"], d["low"], d["high"])
+    elif kind == "bars":
+        ds = bars(d["size"], d["low"], d["high"])
+    elif kind == "random":
+        ds = random_patterns(d["count"], d["n"], rng=rng, low=d["low"], high=d["high"])
+    elif kind == "teacher":
+        ds = teacher(d["count"], d["n_in"], d["n_hidden"], d["n_out"], rng=rng, noise=d["noise"])
+    else:
+        base = scenario.path.parent if scenario.path else Path.cwd()
+        try:
+            ds = load(base / d["path"], d["keys"] or {"input": "input", "label": "label"})
+        except (OSError, KeyError, ValueError) as exc:
+            raise ScenarioError([f"{scenario.path}: data.path: cannot load {d['path']!r}: "
+                                 f"{exc}"]) from None
+    ds = ds.rename({"input": d["input"], "label": d["label"]})
+    problems = []
+    for name, arr in ds.arrays.items():
+        pop = scenario.data["populations"].get(name)
+        if pop is not None and arr.shape[1] != pop["n"]:
+            problems.append(f"{scenario.path}: data: {name!r} samples have {arr.shape[1]} values "
+                            f"but population {name!r} has n = {pop['n']}")
+    if problems:
+        raise ScenarioError(problems)
+    return ds
+
+
+class Progress:
+    """A one-line progress display on stderr (simulated time, %, messages/s, time left)."""
+
+    def __init__(self, total: float, enabled: bool) -> None:
+        self.total = total
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+        self.last_print = 0.0
+
+    def update(self, t: float, delivered: int) -> None:
+        if not self.enabled:
+            return
+        wall = time.perf_counter() - self.start
+        if not self.tty and wall - self.last_print < 10.0 and t < self.total:
+            return
+        self.last_print = wall
+        frac = t / self.total if self.total else 1.0
+        left = wall * (1.0 - frac) / frac if frac > 0 else float("nan")
+        line = (f"t = {t:10.1f} / {self.total:g}  {100 * frac:5.1f}%  "
+                f"{delivered / max(wall, 1e-9):9.0f} msg/s  {left:6.0f} s left")
+        print(("\r" if self.tty else "") + line, end="" if self.tty else "\n", file=sys.stderr,
+              flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
+
+
+def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = False,
+        plots: bool = True, force: bool = False) -> RunResult:
+    """Run ``scenario``; with ``out``, write the run directory there."""
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        prepare_out(out_dir, force)
+    dataset = make_dataset(scenario)
+    data = scenario.data
+    net = Network(scenario.graph(), seed=scenario.seed)
+    stim_cfg, eval_cfg = data["stimulus"], data["evaluation"]
+    stimulus = None
+    if dataset is not None and stim_cfg["clamp"] and stim_cfg["epochs"] > 0:
+        stimulus = Stimulus(net, dataset, clamp=stim_cfg["clamp"],
+                            presentation=stim_cfg["presentation"], jitter=stim_cfg["jitter"],
+                            epochs=stim_cfg["epochs"], order=stim_cfg["order"],
+                            reset=stim_cfg["reset"], rng=rng_for(scenario.seed, "stimulus"))
+    duration = data["run"]["duration"] or (stimulus.duration if stimulus else None)
+    if not duration:
+        raise ScenarioError([f"{scenario.path}: run.duration: missing; expected a duration "
+                             "when there is no stimulus to take it from"])
+    evaluator = None
+    if dataset is not None and eval_cfg["read"]:
+        def evaluator() -> float:
+            return evaluate(net, dataset, clamp=eval_cfg["clamp"], read=eval_cfg["read"],
+                            settle=eval_cfg["settle"], readout=eval_cfg["readout"],
+                            threshold=eval_cfg["threshold"]).accuracy
+    rec_cfg = data["record"]
+    recorder = Recorder(net, every=rec_cfg["every"], neurons=rec_cfg["neurons"],
+                        raster=rec_cfg["raster"], raster_from=rec_cfg["raster_from"],
+                        max_energy=data["run"]["max_energy"], evaluate=evaluator,
+                        eval_every=eval_cfg["every"])
+    status, message = "ok", ""
+    bar = Progress(duration, progress)
+    start = time.perf_counter()
+    try:
+        chunk = duration / 200.0
+        j = 0
+        while net.now < duration:
+            j += 1
+            net.run(min(duration, j * chunk))
+            bar.update(net.now, net.counters.delivered)
+    except KeyboardInterrupt:
+        status, message = "interrupted", f"interrupted by the user at t = {net.now:g}"
+    except Diverged as exc:
+        status, message = "diverged", f"diverged: {exc}"
+    finally:
+        bar.close()
+    wall = time.perf_counter() - start
+    if status == "ok":
+        recorder.sample()  # the state at the end of the run
+    if evaluator is not None and status != "diverged":
+        try:
+            recorder.record_accuracy()
+        except KeyboardInterrupt:
+            status, message = "interrupted", f"interrupted by the user at t = {net.now:g}"
+    traces = recorder.arrays()
+    summary = make_summary(scenario, net, traces, stimulus, status, message, wall)
+    generated = None
+    if eval_cfg["generate"] and dataset is not None and status != "diverged":
+        generated = generate(net, dataset, scenario)
+        summary["generation"] = {"mean_abs_error": generated["mean_abs_error"]}
+    result = RunResult(summary, traces, net, out_dir)
+    if out_dir is not None:
+        write_run(out_dir, scenario, summary, traces)
+        if generated is not None:
+            buf = io.BytesIO()
+            np.savez(buf, **{k: v for k, v in generated.items() if k != "mean_abs_error"})
+            atomic_write(out_dir / "generated.npz", buf.getvalue())
+        if plots:
+            from .plotting import plot_run
+            result.figures = plot_run(out_dir)
+    return result
+
+
+def generate(net: Network, dataset: Dataset, scenario: Scenario) -> dict:
+    """Clamp each sample's label on a frozen copy and read what it generates at the input."""
+    d, settle = scenario.data["data"], scenario.data["evaluation"]["settle"]
+    label, image = d["label"], d["input"]
+    ev = evaluate(net, dataset, clamp=[label], read=image, settle=settle, readout="values")
+    n = ev.outputs.shape[1]
+    side = int(round(np.sqrt(n)))
+    titles = [f"label {int(np.argmax(dataset.arrays[label][j]))}" for j in range(len(dataset))]
+    images = np.concatenate([np.clip(ev.outputs, 0.0, 1.0), ev.targets]) if side * side == n \
+        else ev.outputs
+    return {"images": images, "titles": np.asarray(titles + [f"target {t[6:]}" for t in titles]),
+            "side": np.asarray(side), "generated": ev.outputs, "targets": ev.targets,
+            "mean_abs_error": ev.mean_abs_error}
+
+
+def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict:
+    per = net.energy()[1]
+    samples = stimulus.presented if stimulus else 0
+    acc = traces["accuracy"]
+    sym = {}
+    for name, edge in net.edges.items():
+        if edge.W and edge.W[0]:
+            W, B = net.weights(name)
+            sym[name] = {**symmetry(W, B), "rule": edge.spec.rule,
+                         "nonlocal": edge.nonlocal_feedback}
+    return {
+        "scenario": scenario.name,
+        "scenario_file": str(scenario.path) if scenario.path else None,
+        "seed": scenario.seed,
+        "status": status,
+        "message": message,
+        "sim_time": net.now,
+        "wall_seconds": wall,
+        "events": {"delivered": net.counters.delivered,
+                   "neuron_updates": net.counters.neuron_updates,
+                   "synapse_updates": net.counters.synapse_updates,
+                   "emitted": {n: p.counter.emitted for n, p in net.populations.items()}},
+        "samples_presented": samples,
+        "messages_per_sample": net.counters.delivered / samples if samples else None,
+        "energy": {"initial": float(traces["energy"][0]), "final": float(sum(per.values())),
+                   "final_per_population": per},
+        "accuracy": {"train": float(acc[-1]) if acc.size else None, "test": None},
+        "symmetry": sym,
+        "network": {"neurons": net.n_neurons, "synapses": net.n_synapses,
+                    "processes": net.n_neurons + net.n_synapses, "min_delay": net.min_delay()},
+        "version": __version__,
+    }
+
+
+def prepare_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ScenarioError([f"{out}: exists and is not a directory"])
+    if out.exists() and any(out.iterdir()) and not force:
+        raise ScenarioError([f"{out}: directory is not empty; use --force to overwrite, "
+                             "or choose another --out"])
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_run(out: Path, scenario: Scenario, summary: dict, traces: dict) -> None:
+    atomic_write(out / "scenario.toml", to_toml(scenario.data).encode())
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **traces)
+    atomic_write(out / "traces.npz", buf.getvalue())
+    atomic_write(out / "summary.json",
+                 (json.dumps(_jsonable(summary), indent=2, allow_nan=True) + "\n").encode())
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    return obj

@@ -1,0 +1,486 @@
+"""Scenario files: TOML → validated, fully resolved scenario (declarations only).
+
+A scenario file is data: nothing in it is executed. :func:`load` reads it, applies ``--set``
+overrides, checks every key against :data:`SCHEMA` and reports *all* problems at once, each
+naming the file, the key path and what was expected. :func:`resolve` fills in the defaults;
+:func:`to_toml` writes the resolved scenario back (the run directory's ``scenario.toml``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from .activations import ACTIVATIONS
+from .evaluation import READOUTS
+from .model import DISTRIBUTIONS, Distribution, EdgeSpec, PopulationSpec, build_graph
+from .synapses import RULES
+
+
+class ScenarioError(Exception):
+    """Every problem found in a scenario, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Key:
+    """One scenario key: its type, default, allowed range and meaning (with unit)."""
+
+    kind: str  # int, float, bool, str, list, dist, matrix, table
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    min: float | None = None
+    max: float | None = None
+    strict_min: bool = False
+
+
+POS = {"min": 0.0, "strict_min": True}
+NONNEG = {"min": 0.0}
+
+POPULATION = {
+    "n": Key("int", None, "number of neurons (required)", min=1),
+    "activation": Key("str", "linear", "f: " + ", ".join(ACTIVATIONS), tuple(ACTIVATIONS)),
+    "variance": Key("float", 1.0, "sigma² of the error neurons", **POS),
+    "prior": Key("float", None, "initial prior mean / bias b (absent: no bias)"),
+    "eta_bias": Key("float", 0.0, "learning rate of the bias (1/time)", **NONNEG),
+    "tau_x": Key("float", 1.0, "representation time constant (time)", **POS),
+    "tau_eps": Key("float", 0.0, "error time constant (time; 0 = instantaneous)", **NONNEG),
+    "dt": Key("float", 0.05, "integration step of each neuron's clock (time)", **POS),
+    "jitter": Key("float", 0.0, "relative jitter of each step", min=0.0, max=0.99),
+    "theta": Key("float", 0.0, "send-on-delta threshold (0 = every change)", **NONNEG),
+    "settle": Key("float", 1e-4, "|dx/dt| below which a neuron sleeps (1/time; 0 = never)",
+                  **NONNEG),
+    "refresh": Key("float", 1.0, "period of re-reading plastic synapses while asleep (time)",
+                   **NONNEG),
+    "local_delay": Key("float", 0.0, "delay inside a column, x → eps → x (time)", **NONNEG),
+    "x0": Key("float", 0.0, "initial and reset state of free neurons"),
+}
+
+EDGE = {
+    "source": Key("str", None, "predicting population (required)"),
+    "target": Key("str", None, "predicted population (required)"),
+    "rule": Key("str", "hebbian", "feedback rule: " + ", ".join(RULES), RULES),
+    "eta_w": Key("float", 0.0, "learning rate of W (1/time)", **NONNEG),
+    "eta_b": Key("float", None, "learning rate of B (1/time; default eta_w)", **NONNEG),
+    "lam": Key("float", 0.0, "weight decay of W (1/time)", **NONNEG),
+    "lam_b": Key("float", None, "weight decay of B (1/time; default lam)", **NONNEG),
+    "w_init": Key("dist", {"dist": "normal", "std": 0.1}, "initial W distribution"),
+    "b_init": Key("dist", "transpose", 'initial B distribution, or "transpose" (B = Wᵀ)'),
+    "w_values": Key("matrix", None, "explicit initial W (target × source)"),
+    "b_values": Key("matrix", None, "explicit initial B (source × target)"),
+    "delay": Key("dist", {"dist": "constant", "value": 0.0}, "delays of W synapses (time)"),
+    "feedback_delay": Key("dist", None, "delays of B synapses (time; default: as delay)"),
+}
+
+DIST = {
+    "dist": Key("str", "constant", "distribution: " + ", ".join(DISTRIBUTIONS), DISTRIBUTIONS),
+    "value": Key("float", 0.0, "constant value"),
+    "low": Key("float", 0.0, "uniform lower bound"),
+    "high": Key("float", 0.0, "uniform upper bound"),
+    "mean": Key("float", 0.0, "normal / lognormal mean"),
+    "std": Key("float", 0.0, "normal / lognormal standard deviation", **NONNEG),
+}
+
+DATA_KINDS = ("xor", "parity", "bars", "random", "teacher", "file", "values", "none")
+
+SECTIONS: dict[str, dict[str, Key]] = {
+    "run": {
+        "name": Key("str", "", "scenario name (default: file name)"),
+        "description": Key("str", "", "one line: what the scenario shows"),
+        "seed": Key("int", 0, "seed of every random stream", min=0),
+        "duration": Key("float", None, "simulated time (default: the stimulus's duration)",
+                        **POS),
+        "max_energy": Key("float", 1e8, "energy above which the run counts as diverged", **POS),
+    },
+    "defaults": {k: v for k, v in POPULATION.items() if k != "n"},
+    "data": {
+        "kind": Key("str", "none", "data set: " + ", ".join(DATA_KINDS), DATA_KINDS),
+        "bits": Key("int", 3, "parity: number of input bits", min=1),
+        "size": Key("int", 4, "bars: grid side", min=2),
+        "count": Key("int", 8, "random / teacher: number of samples", min=1),
+        "n": Key("int", 16, "random: pattern length", min=1),
+        "n_in": Key("int", 4, "teacher: inputs", min=1),
+        "n_hidden": Key("int", 8, "teacher: hidden units", min=1),
+        "n_out": Key("int", 2, "teacher: outputs", min=1),
+        "noise": Key("float", 0.0, "teacher: output noise std", **NONNEG),
+        "low": Key("float", 0.0, "value of a binary 0"),
+        "high": Key("float", 1.0, "value of a binary 1"),
+        "path": Key("str", "", "file: .npz or .csv (relative to the scenario file)"),
+        "keys": Key("table", {}, "file: array name (npz) or column slice 'a:b' (csv) per role"),
+        "values": Key("table", {}, "values: population → list of samples (lists of numbers)"),
+        "input": Key("str", "input", "population receiving the data set's inputs"),
+        "label": Key("str", "label", "population receiving the data set's labels"),
+    },
+    "stimulus": {
+        "clamp": Key("list", [], "populations clamped while training"),
+        "presentation": Key("float", 40.0, "time each sample is held (time)", **POS),
+        "jitter": Key("float", 0.0, "relative jitter of each presentation", min=0.0, max=0.99),
+        "epochs": Key("int", 1, "passes over the data set", min=0),
+        "order": Key("str", "shuffle", "sequential or shuffle", ("sequential", "shuffle")),
+        "reset": Key("bool", False, "reset free neurons to x0 at each new sample"),
+    },
+    "evaluation": {
+        "every": Key("float", 0.0, "time between evaluations (0 = only at the end)", **NONNEG),
+        "clamp": Key("list", [], "populations clamped when evaluating"),
+        "read": Key("str", "", "population read out (empty: no evaluation)"),
+        "settle": Key("float", 30.0, "settling time of the frozen copy (time)", **POS),
+        "readout": Key("str", "argmax", "argmax, threshold or values", READOUTS),
+        "threshold": Key("float", 0.5, "threshold of the threshold read-out"),
+        "generate": Key("bool", False, "also clamp each label and record what the network "
+                        "generates at data.input (generated.npz, mean absolute error)"),
+    },
+    "record": {
+        "every": Key("float", 1.0, "sampling period of the recorders (time)", **POS),
+        "neurons": Key("table", {}, "population → list of neuron indices to record x, mu, eps"),
+        "raster": Key("int", 20000, "maximum number of emissions kept for the raster", min=0),
+        "raster_from": Key("float", 0.0, "start recording the raster at this time", **NONNEG),
+    },
+}
+TOP = ("run", "defaults", "populations", "edges", "data", "stimulus", "evaluation", "record")
+
+
+@dataclass
+class Scenario:
+    """A validated, fully resolved scenario."""
+
+    path: Path | None
+    data: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.data["run"]["name"]
+
+    @property
+    def seed(self) -> int:
+        return self.data["run"]["seed"]
+
+    def graph(self) -> nx.DiGraph:
+        return build_model(self.data)
+
+
+# -- reading -----------------------------------------------------------------------------------
+def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Read, override, validate and resolve a scenario file; raise :class:`ScenarioError`."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: no such file"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
+    problems: list[str] = []
+    for item in overrides or []:
+        apply_override(raw, item, problems, path)
+    return from_dict(raw, path=path, problems=problems)
+
+
+def from_dict(raw: dict, *, path: Path | None = None, problems: list[str] | None = None
+              ) -> Scenario:
+    problems = list(problems or [])
+    where = str(path) if path else "<scenario>"
+    data = _validate(raw, where, problems)
+    if problems:
+        raise ScenarioError(problems)
+    if not data["run"]["name"]:
+        data["run"]["name"] = path.stem if path else "scenario"
+    return Scenario(path, data)
+
+
+def apply_override(raw: dict, item: str, problems: list[str], path: Path) -> None:
+    """Apply ``key.path=value`` (value in TOML syntax; bare words are strings)."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        problems.append(f"--set {item!r}: expected key.path=value")
+        return
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    parts = key.strip().split(".")
+    node: Any = raw
+    for j, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            try:
+                node = node[int(part)]
+            except (ValueError, IndexError):
+                problems.append(f"--set {key}: {'.'.join(parts[:j + 1])} is not a list index")
+                return
+        else:
+            node = node.setdefault(part, {})
+    if isinstance(node, list):
+        try:
+            node[int(parts[-1])] = value
+        except (ValueError, IndexError):
+            problems.append(f"--set {key}: {parts[-1]!r} is not a list index")
+    elif isinstance(node, dict):
+        node[parts[-1]] = value
+    else:
+        problems.append(f"--set {key}: {'.'.join(parts[:-1])} is not a table")
+
+
+# -- validation --------------------------------------------------------------------------------
+def _unknown(where: str, prefix: str, key: str, allowed, problems: list[str]) -> None:
+    hint = difflib.get_close_matches(key, list(allowed), n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    options = ", ".join(sorted(allowed))
+    problems.append(f"{where}: {prefix}{key}: unknown key{suggestion}; expected one of: {options}")
+
+
+def _check(where: str, keypath: str, value: Any, key: Key, problems: list[str]) -> Any:
+    def bad(expected: str) -> None:
+        problems.append(f"{where}: {keypath}: expected {expected}, got {value!r}")
+
+    kind = key.kind
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return bad("an integer")
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return bad("a number")
+        value = float(value)
+        if not math.isfinite(value):
+            return bad("a finite number")
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            return bad("true or false")
+    elif kind == "str":
+        if not isinstance(value, str):
+            return bad("a string")
+        if key.choices and value not in key.choices:
+            hint = difflib.get_close_matches(value, key.choices, n=1)
+            return bad(f"one of {', '.join(key.choices)}"
+                       + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    elif kind == "list":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return bad("a list of population names")
+    elif kind == "table":
+        if not isinstance(value, dict):
+            return bad("a table")
+    elif kind == "matrix":
+        ok = (isinstance(value, list) and value and all(isinstance(r, list) and r for r in value)
+              and len({len(r) for r in value}) == 1
+              and all(isinstance(v, int | float) and not isinstance(v, bool)
+                      for r in value for v in r))
+        if not ok:
+            return bad("a rectangular list of lists of numbers")
+        return [[float(v) for v in r] for r in value]
+    elif kind == "dist":
+        return _check_dist(where, keypath, value, problems)
+    if key.min is not None and isinstance(value, int | float):
+        if value < key.min or (key.strict_min and value == key.min):
+            return bad(f"a value {'>' if key.strict_min else '≥'} {key.min:g}")
+    if key.max is not None and isinstance(value, int | float) and value > key.max:
+        return bad(f"a value ≤ {key.max:g}")
+    return value
+
+
+def _check_dist(where: str, keypath: str, value: Any, problems: list[str]):
+    if value == "transpose" and keypath.endswith("b_init"):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"dist": "constant", "value": float(value)}
+    if not isinstance(value, dict):
+        problems.append(f"{where}: {keypath}: expected a number or a table "
+                        f"{{dist = ..., ...}}, got {value!r}")
+        return None
+    return _section(where, keypath + ".", value, DIST, problems)
+
+
+def _section(where: str, prefix: str, table: Any, schema: dict[str, Key],
+             problems: list[str]) -> dict:
+    if not isinstance(table, dict):
+        problems.append(f"{where}: {prefix.rstrip('.')}: expected a table, got {table!r}")
+        table = {}
+    out = {}
+    for key, value in table.items():
+        if key not in schema:
+            _unknown(where, prefix, key, schema, problems)
+        else:
+            out[key] = _check(where, prefix + key, value, schema[key], problems)
+    for key, spec in schema.items():
+        if key not in out:
+            if spec.default is None and spec.doc.endswith("(required)"):
+                problems.append(f"{where}: {prefix}{key}: missing; expected {spec.doc}")
+            default = spec.default
+            if spec.kind == "dist" and isinstance(default, dict):
+                default = _section(where, f"{prefix}{key}.", default, DIST, problems)
+            out[key] = default
+    return out
+
+
+def _validate(raw: dict, where: str, problems: list[str]) -> dict:
+    for key in raw:
+        if key not in TOP:
+            _unknown(where, "", key, TOP, problems)
+    data = {name: _section(where, f"{name}.", raw.get(name, {}), schema, problems)
+            for name, schema in SECTIONS.items()}
+    given = raw.get("defaults", {}) if isinstance(raw.get("defaults"), dict) else {}
+    defaults = {k: v for k, v in data["defaults"].items() if k in given and v is not None}
+    pops = raw.get("populations", {})
+    if not isinstance(pops, dict) or not pops:
+        problems.append(f"{where}: populations: expected at least one [populations.NAME] table")
+        pops = {}
+    data["populations"] = {}
+    for name, table in pops.items():
+        merged = {**defaults, **(table if isinstance(table, dict) else {})}
+        data["populations"][name] = _section(where, f"populations.{name}.", merged, POPULATION,
+                                             problems)
+    edges = raw.get("edges", [])
+    if not isinstance(edges, list):
+        problems.append(f"{where}: edges: expected a list of [[edges]] tables")
+        edges = []
+    data["edges"] = [_section(where, f"edges.{j}.", e, EDGE, problems)
+                     for j, e in enumerate(edges)]
+    _check_references(where, data, problems)
+    return data
+
+
+def _check_references(where: str, data: dict, problems: list[str]) -> None:
+    names = set(data["populations"])
+
+    def ref(keypath: str, name: Any) -> None:
+        if isinstance(name, str) and name and name not in names:
+            hint = difflib.get_close_matches(name, sorted(names), n=1)
+            problems.append(f"{where}: {keypath}: no population named {name!r}"
+                            + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                            + f"; populations are: {', '.join(sorted(names))}")
+
+    seen = set()
+    for j, e in enumerate(data["edges"]):
+        ref(f"edges.{j}.source", e["source"])
+        ref(f"edges.{j}.target", e["target"])
+        pair = (e["source"], e["target"])
+        if e["source"] == e["target"] and e["source"]:
+            problems.append(f"{where}: edges.{j}: a population cannot predict itself "
+                            f"({e['source']!r})")
+        if pair in seen:
+            problems.append(f"{where}: edges.{j}: duplicate edge {pair[0]} -> {pair[1]}")
+        seen.add(pair)
+        pops = data["populations"]
+        if e["source"] in pops and e["target"] in pops:
+            shape = (pops[e["target"]]["n"], pops[e["source"]]["n"])
+            for key, expected in (("w_values", shape), ("b_values", shape[::-1])):
+                m = e[key]
+                if m is not None and (len(m), len(m[0])) != expected:
+                    problems.append(f"{where}: edges.{j}.{key}: expected a {expected[0]}×"
+                                    f"{expected[1]} matrix, got {len(m)}×{len(m[0])}")
+        if e["rule"] == "tied" and e["b_values"] is not None:
+            problems.append(f"{where}: edges.{j}.b_values: a tied edge has B = Wᵀ by definition")
+    for section in ("stimulus", "evaluation"):
+        for j, name in enumerate(data[section]["clamp"] or []):
+            ref(f"{section}.clamp.{j}", name)
+    ref("evaluation.read", data["evaluation"]["read"])
+    if data["data"]["kind"] not in ("none", "values"):
+        ref("data.input", data["data"]["input"])
+    for name, idx in (data["record"]["neurons"] or {}).items():
+        ref(f"record.neurons.{name}", name)
+        n = data["populations"].get(name, {}).get("n")
+        if not isinstance(idx, list) or not all(isinstance(i, int) and not isinstance(i, bool)
+                                                for i in idx):
+            problems.append(f"{where}: record.neurons.{name}: expected a list of indices")
+        elif n is not None and any(not 0 <= i < n for i in idx):
+            problems.append(f"{where}: record.neurons.{name}: indices must be in [0, {n})")
+    if data["data"]["kind"] == "values":
+        for name, rows in (data["data"]["values"] or {}).items():
+            ref(f"data.values.{name}", name)
+            if _check(where, f"data.values.{name}", rows, Key("matrix", None, ""),
+                      problems) is None:
+                continue
+            n = data["populations"].get(name, {}).get("n")
+            if n is not None and len(rows[0]) != n:
+                problems.append(f"{where}: data.values.{name}: expected samples of {n} values, "
+                                f"got {len(rows[0])}")
+        if not data["data"]["values"]:
+            problems.append(f"{where}: data.values: missing; expected population → samples")
+    if data["data"]["kind"] == "file" and not data["data"]["path"]:
+        problems.append(f"{where}: data.path: missing; expected a .npz or .csv file")
+    if data["stimulus"]["epochs"] and data["data"]["kind"] == "none" and data["stimulus"]["clamp"]:
+        problems.append(f"{where}: stimulus.clamp: the stimulus clamps populations but "
+                        f"data.kind is 'none'")
+    for j, e in enumerate(data["edges"]):
+        for key in ("w_init", "b_init", "delay", "feedback_delay"):
+            d = e[key]
+            if isinstance(d, dict) and d.get("dist") == "lognormal" and d.get("mean", 0) <= 0:
+                problems.append(f"{where}: edges.{j}.{key}.mean: expected a value > 0 for "
+                                "a lognormal distribution")
+            if (isinstance(d, dict) and d.get("dist") == "uniform"
+                    and d.get("high", 0) < d.get("low", 0)):
+                problems.append(f"{where}: edges.{j}.{key}: expected low ≤ high")
+            if key.endswith("delay") and isinstance(d, dict):
+                if d.get("dist") == "constant" and d.get("value", 0) < 0:
+                    problems.append(f"{where}: edges.{j}.{key}.value: expected a delay ≥ 0")
+                if d.get("dist") == "uniform" and d.get("low", 0) < 0:
+                    problems.append(f"{where}: edges.{j}.{key}.low: expected a delay ≥ 0")
+
+
+# -- resolved scenario → model ------------------------------------------------------------------
+def _dist(d: dict | None) -> Distribution | None:
+    if d is None or d == "transpose":
+        return None
+    return Distribution(d["dist"], d["value"], d["low"], d["high"], d["mean"], d["std"])
+
+
+def build_model(data: dict) -> nx.DiGraph:
+    pops = [PopulationSpec(name, **p) for name, p in data["populations"].items()]
+    edges = []
+    for e in data["edges"]:
+        edges.append(EdgeSpec(
+            e["source"], e["target"], w_init=_dist(e["w_init"]), b_init=_dist(e["b_init"]),
+            w_values=_tuple(e["w_values"]), b_values=_tuple(e["b_values"]),
+            delay=_dist(e["delay"]), feedback_delay=_dist(e["feedback_delay"]), rule=e["rule"],
+            eta_w=e["eta_w"], eta_b=e["eta_w"] if e["eta_b"] is None else e["eta_b"],
+            lam_w=e["lam"], lam_b=e["lam_b"]))
+    return build_graph(pops, edges)
+
+
+def _tuple(m):
+    return None if m is None else tuple(tuple(r) for r in m)
+
+
+# -- writing -----------------------------------------------------------------------------------
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_key(k)} = {_toml_value(x)}" for k, x in v.items()
+                                if x is not None) + " }"
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+def _key(k: str) -> str:
+    return k if k.replace("_", "").replace("-", "").isalnum() else _toml_value(k)
+
+
+def to_toml(data: dict) -> str:
+    """The resolved scenario as TOML (``None`` values, meaning "not set", are omitted)."""
+    lines = ["# Fully resolved scenario, written by asyncpc: every default filled in.", ""]
+    for section in ("run", "data", "stimulus", "evaluation", "record"):
+        lines.append(f"[{section}]")
+        lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in data[section].items()
+                  if v is not None]
+        lines.append("")
+    for name, p in data["populations"].items():
+        lines.append(f"[populations.{_key(name)}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in p.items() if v is not None]
+        lines.append("")
+    for e in data["edges"]:
+        lines.append("[[edges]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in e.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)
