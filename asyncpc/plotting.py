@@ -121,13 +121,16 @@ def plot_raster(tr: dict) -> plt.Figure | None:
     return fig
 
 
-def image_grid(images: np.ndarray, titles: list[str], side: int) -> plt.Figure:
-    n = len(images)
-    fig, axes = plt.subplots(1, n, figsize=(1.3 * n, 1.6), squeeze=False)
-    for ax, img, title in zip(axes[0], images, titles, strict=True):
+def image_grid(images: np.ndarray, titles: list[str], side: int, rows: int = 2) -> plt.Figure:
+    """Images in ``rows`` rows (generated above, targets below)."""
+    cols = int(np.ceil(len(images) / rows))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.45 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for ax, img, title in zip(axes.ravel(), images, titles, strict=False):
         ax.imshow(np.reshape(img, (side, side)), cmap="gray_r", vmin=0, vmax=1)
-        ax.set(xticks=[], yticks=[], title=title)
-        ax.grid(False)
+        ax.set_title(title, fontsize=8)
+    fig.suptitle("Generated from each label (top) and the target patterns (bottom)", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -146,7 +149,7 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
     out.mkdir(exist_ok=True)
     written = []
     with plt.rc_context(STYLE):
-        for kind in kinds or list(PLOTS):
+        for kind in [k for k in kinds or list(PLOTS) if k in PLOTS]:
             fig = PLOTS[kind](traces)
             if fig is None:
                 continue

@@ -1,0 +1,131 @@
+"""Scenario validation: every problem reported at once, naming file, key path and expectation;
+the CLI turns them into exit code 2 and never a traceback; the resolved scenario round-trips."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from asyncpc import scenario as sc
+from asyncpc.cli import main
+
+GOOD = """
+[run]
+seed = 1
+duration = 2.0
+
+[populations.a]
+n = 2
+prior = 0.0
+
+[populations.b]
+n = 3
+
+[[edges]]
+source = "a"
+target = "b"
+eta_w = 0.01
+delay = { dist = "uniform", low = 0.25, high = 0.5 }
+"""
+
+
+def write(tmp_path, text, name="s.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_good_scenario_resolves_with_defaults(tmp_path):
+    s = sc.load(write(tmp_path, GOOD))
+    assert s.data["populations"]["b"]["activation"] == "linear"
+    assert s.data["edges"][0]["rule"] == "hebbian"
+    assert s.data["edges"][0]["w_init"] == {"dist": "normal", "value": 0.0, "low": 0.0,
+                                            "high": 0.0, "mean": 0.0, "std": 0.1}
+    graph = s.graph()
+    assert list(graph.nodes) == ["a", "b"]
+
+
+def test_resolved_scenario_round_trips(tmp_path):
+    s = sc.load(write(tmp_path, GOOD))
+    again = sc.load(write(tmp_path, sc.to_toml(s.data), "resolved.toml"))
+    again.data["run"]["name"] = s.data["run"]["name"]
+    assert again.data == s.data
+
+
+def test_all_problems_are_reported_at_once_with_key_paths(tmp_path):
+    bad = GOOD.replace("n = 3", "n = 0\nactivaton = \"tanh\"").replace(
+        'target = "b"', 'target = "c"\nrule = "hebian"').replace("seed = 1", 'seed = "x"')
+    with pytest.raises(sc.ScenarioError) as err:
+        sc.load(write(tmp_path, bad))
+    text = str(err.value)
+    assert "populations.b.n: expected a value ≥ 1, got 0" in text
+    assert "populations.b.activaton: unknown key (did you mean 'activation'?)" in text
+    assert "edges.0.rule: expected one of hebbian, hebbian_raw, fixed, tied " \
+           "(did you mean 'hebbian'?)" in text
+    assert "edges.0.target: no population named 'c'" in text
+    assert "run.seed: expected an integer, got 'x'" in text
+    assert all(line.startswith(str(tmp_path / "s.toml")) for line in err.value.problems)
+    assert len(err.value.problems) == 5
+
+
+def test_overrides_apply_and_are_validated(tmp_path):
+    s = sc.load(write(tmp_path, GOOD), ["edges.0.eta_w=0.5", "populations.a.activation=tanh"])
+    assert s.data["edges"][0]["eta_w"] == 0.5
+    assert s.data["populations"]["a"]["activation"] == "tanh"
+    with pytest.raises(sc.ScenarioError) as err:
+        sc.load(write(tmp_path, GOOD), ["edges.0.eta_w=-1", "nonsense"])
+    assert any("edges.0.eta_w: expected a value ≥ 0" in p for p in err.value.problems)
+    assert any("expected key.path=value" in p for p in err.value.problems)
+
+
+def test_cli_reports_bad_scenario_with_exit_code_2(tmp_path, capsys):
+    path = write(tmp_path, GOOD.replace("n = 3", "n = -3"))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "populations.b.n" in err and "Traceback" not in err
+    assert main(["validate", str(tmp_path / "missing.toml")]) == 2
+    assert main(["validate", str(write(tmp_path, "this is = = not toml"))]) == 2
+
+
+def test_run_directory_contract_and_no_overwrite(tmp_path):
+    path = write(tmp_path, GOOD)
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 0
+    for name in ("scenario.toml", "summary.json", "traces.npz", "plots/energy.png"):
+        assert (out / name).exists(), name
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("scenario", "seed", "status", "sim_time", "wall_seconds", "events", "energy",
+                "accuracy", "symmetry", "version"):
+        assert key in summary
+    assert summary["status"] == "ok" and summary["sim_time"] == 2.0
+    assert set(summary["symmetry"]["a->b"]) >= {"angle_deg", "rel_diff", "norm_w", "norm_b"}
+    with np.load(out / "traces.npz", allow_pickle=False) as tr:
+        assert tr["t"][0] == 0.0 and "energy/b" in tr.files
+    # a second run into the same directory is refused and nothing is lost
+    before = (out / "summary.json").read_text()
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    assert (out / "summary.json").read_text() == before
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--force", "--seed", "3"]) == 0
+    assert json.loads((out / "summary.json").read_text())["seed"] == 3
+
+
+def test_divergence_ends_the_run_cleanly(tmp_path, capsys):
+    text = GOOD.replace("duration = 2.0", "duration = 50.0\nmax_energy = 1e3").replace(
+        "eta_w = 0.01", "eta_w = 50.0\nw_init = { dist = \"normal\", std = 3.0 }")
+    text += '\n[data]\nkind = "values"\nvalues = { b = [[5.0, -5.0, 5.0]] }\n' \
+            '[stimulus]\nclamp = ["b"]\npresentation = 50.0\n'
+    out = tmp_path / "run"
+    code = main(["run", str(write(tmp_path, text)), "--out", str(out), "--quiet"])
+    assert code == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "diverged"
+    assert "at t =" in summary["message"] and "population" in summary["message"]
+    assert "diverged" in capsys.readouterr().err
+
+
+def test_python_m_and_console_script_agree():
+    out = subprocess.run([sys.executable, "-m", "asyncpc", "list"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "bogacz_tutorial" in out and "relaxation" in out
