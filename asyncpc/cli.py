@@ -172,6 +172,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     sp.set_defaults(func=cmd_bench)
 
+    from .sweep import add_parser
+    add_parser(sub)
     return p
 
 

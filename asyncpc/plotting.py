@@ -168,6 +168,73 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
     return written
 
 
+def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]:
+    """Comparison figures of a sweep: each edge's angle (and the accuracy) over time per
+    condition, mean with a min–max band across seeds; final values against each parameter."""
+    out = Path(out)
+    (out / "plots").mkdir(exist_ok=True)
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["status"] in ("ok", "diverged", "interrupted"):
+            label = ", ".join(f"{k.split('.')[-1]}={r[k]}" for k in keys) or "base"
+            groups.setdefault(label, []).append(r)
+    written = []
+    series = {}
+    for label, runs in groups.items():
+        series[label] = [load_traces(r["run_dir"]) for r in runs
+                         if (Path(r["run_dir"]) / "traces.npz").exists()]
+    edges = sorted({k.split(":")[0] for r in rows for k in r if k.endswith(":angle_deg")})
+    with plt.rc_context(STYLE):
+        metrics = [(f"symmetry/{e}/angle_deg", f"angle(W, Bᵀ) {e} (°)") for e in edges]
+        metrics.append(("accuracy", "accuracy"))
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4),
+                                 squeeze=False)
+        for ax, (key, title) in zip(axes[0], metrics, strict=True):
+            for label, trs in series.items():
+                trs = [tr for tr in trs if key in tr and tr[key].size]
+                if not trs:
+                    continue
+                tkey = "accuracy/t" if key == "accuracy" else "t"
+                n = min(len(tr[key]) for tr in trs)
+                t = trs[0][tkey][:n]
+                stack = np.array([tr[key][:n] for tr in trs])
+                line, = ax.plot(t, stack.mean(axis=0), lw=1.3, label=label)
+                ax.fill_between(t, stack.min(axis=0), stack.max(axis=0), alpha=0.2,
+                                color=line.get_color())
+            ax.set(xlabel=TIME, title=title)
+        axes[0, 0].legend(fontsize=7)
+        fig.tight_layout()
+        path = out / "plots" / "over_time.png"
+        fig.savefig(path)
+        plt.close(fig)
+        written.append(path)
+        for key in keys:
+            fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2),
+                                     squeeze=False)
+            for ax, (metric, title) in zip(axes[0], metrics, strict=True):
+                col = "accuracy" if metric == "accuracy" else metric.split("/")[1] + ":angle_deg"
+                xs, ys = [], []
+                for r in rows:
+                    if r.get(col) is not None and r["status"] == "ok":
+                        xs.append(_number(r[key]))
+                        ys.append(float(r[col]))
+                ax.plot(xs, ys, "o", alpha=0.7)
+                ax.set(xlabel=key, title=f"final {title}")
+            fig.tight_layout()
+            path = out / "plots" / f"final_vs_{key.replace('.', '_')}.png"
+            fig.savefig(path)
+            plt.close(fig)
+            written.append(path)
+    return written
+
+
+def _number(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def summary_line(run_dir: str | Path) -> str:
     s = json.loads((Path(run_dir) / "summary.json").read_text())
     return f"{s['scenario']} seed {s['seed']}: {s['status']}"

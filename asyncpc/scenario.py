@@ -58,7 +58,7 @@ POPULATION = {
     "dt": Key("float", 0.05, "integration step of each neuron's clock (time)", **POS),
     "jitter": Key("float", 0.0, "relative jitter of each step", min=0.0, max=0.99),
     "theta": Key("float", 0.0, "send-on-delta threshold (0 = every change)", **NONNEG),
-    "settle": Key("float", 1e-4, "|dx/dt| below which a neuron sleeps (1/time; 0 = never)",
+    "settle": Key("float", 1e-4, "rate of change (abs dx/dt) below which a neuron sleeps (1/time; 0 = never)",
                   **NONNEG),
     "refresh": Key("float", 1.0, "period of re-reading plastic synapses while asleep (time)",
                    **NONNEG),
