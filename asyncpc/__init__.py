@@ -4,17 +4,35 @@ Every representation neuron, error neuron and synapse is an autonomous SimPy pro
 exchange delayed messages, and inference and learning run at the same time.
 """
 
-from .model import Distribution, EdgeSpec, PopulationSpec, build_graph, rng_for
-from .network import Network
-
 __version__ = "0.1.0"
 
+from .datasets import Dataset  # noqa: E402
+from .evaluation import evaluate  # noqa: E402
+from .metrics import symmetry  # noqa: E402
+from .model import Distribution, EdgeSpec, PopulationSpec, build_graph, rng_for  # noqa: E402
+from .network import Network  # noqa: E402
+from .recording import Recorder  # noqa: E402
+from .runner import RunResult, run  # noqa: E402
+from .scenario import Scenario, ScenarioError  # noqa: E402
+from .scenario import load as load_scenario  # noqa: E402
+from .stimulus import Stimulus  # noqa: E402
+
 __all__ = [
+    "Dataset",
     "Distribution",
     "EdgeSpec",
     "Network",
     "PopulationSpec",
+    "Recorder",
+    "RunResult",
+    "Scenario",
+    "ScenarioError",
+    "Stimulus",
     "__version__",
     "build_graph",
+    "evaluate",
+    "load_scenario",
     "rng_for",
+    "run",
+    "symmetry",
 ]

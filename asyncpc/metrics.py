@@ -12,12 +12,17 @@ SYMMETRY_KEYS = ("angle_deg", "norm_diff", "rel_diff", "norm_w", "norm_b", "corr
 
 
 def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    """Angle between two arrays seen as vectors (degrees; nan if either is zero)."""
-    a, b = np.ravel(a), np.ravel(b)
+    """Angle between two arrays seen as vectors (degrees; nan if either is zero).
+
+    Kahan's formula ``2 atan2(‖a‖b‖ − b‖a‖‖, ‖a‖b‖ + b‖a‖‖)`` stays accurate for tiny angles,
+    where ``arccos`` of the cosine loses half the digits (1e-6° instead of 0).
+    """
+    a, b = np.ravel(a).astype(float), np.ravel(b).astype(float)
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na == 0.0 or nb == 0.0:
         return float("nan")
-    return float(np.degrees(np.arccos(np.clip(a @ b / (na * nb), -1.0, 1.0))))
+    u, v = a * nb, b * na
+    return float(np.degrees(2.0 * np.arctan2(np.linalg.norm(u - v), np.linalg.norm(u + v))))
 
 
 def symmetry(W: np.ndarray, B: np.ndarray) -> dict[str, float]:

@@ -32,9 +32,3 @@ def chain(sizes, *, acts=None, dt=0.01, delay=0.0, rule="hebbian", eta_w=0.0, et
                                  eta_w=eta_w, eta_b=eta_b, lam_w=lam_w, lam_b=lam_b))
         mats.append((W, B))
     return ap.build_graph(pops, edges), mats
-
-
-def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.ravel(a), np.ravel(b)
-    c = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
-    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))

@@ -3,7 +3,9 @@ variance σ²), the settled predictive-coding weight updates ε rᵀ align with 
 gradients of ½|y − ŷ|², computed independently in numpy; the misalignment shrinks like 1/σ²."""
 
 import numpy as np
-from helpers import angle_deg, chain
+from helpers import chain
+
+from asyncpc.metrics import angle_deg
 
 import asyncpc as ap
 

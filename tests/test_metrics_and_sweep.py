@@ -1,0 +1,84 @@
+"""Symmetry metrics against closed forms, and the sweep's table, failure handling and resume."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+from asyncpc.metrics import angle_bound_deg, angle_deg, feedback_angle, symmetry
+from asyncpc.sweep import condition_name, plan, run_sweep
+
+
+def test_symmetry_metrics_match_closed_forms():
+    W = np.array([[1.0, 0.0], [0.0, 1.0]])
+    rot = np.radians(30.0)
+    B = np.array([[np.cos(rot), -np.sin(rot)], [np.sin(rot), np.cos(rot)]]).T
+    m = symmetry(W, B)
+    # <W, Bᵀ> = 2 cos 30°, |W| = |B| = √2  ⇒  angle 30°
+    assert m["angle_deg"] == pytest.approx(30.0, abs=1e-12)
+    assert m["norm_w"] == pytest.approx(math.sqrt(2)) and m["norm_b"] == pytest.approx(
+        math.sqrt(2))
+    # ‖W − Bᵀ‖² = 2 · 2 (1 − cos 30°)
+    assert m["norm_diff"] == pytest.approx(math.sqrt(4 * (1 - math.cos(rot))), rel=1e-12)
+    assert m["rel_diff"] == pytest.approx(m["norm_diff"] / math.sqrt(2), rel=1e-12)
+    same = symmetry(W * 3.0, 2.0 * W.T)
+    assert same["angle_deg"] < 1e-12 and same["corr"] == pytest.approx(1.0)  # rounding of scaling
+    assert symmetry(W, -W.T)["angle_deg"] == pytest.approx(180.0)
+
+
+def test_feedback_angle_and_kolen_pollack_bound():
+    W = np.array([[1.0, 2.0], [0.0, 1.0]])
+    eps = np.array([1.0, -1.0])
+    assert feedback_angle(W, W.T, eps) == 0.0
+    assert feedback_angle(W, -W.T, eps) == pytest.approx(180.0)
+    # orthogonal delivered error: Wᵀε = (1, 1), Bε = (1, −1)
+    assert feedback_angle(W, np.array([[1.0, 0.0], [0.0, 1.0]]), eps) == pytest.approx(90.0)
+    assert angle_bound_deg(0.5, 1.0, 0.2) == pytest.approx(30.0)
+    assert angle_bound_deg(2.0, 1.0, 1.0) == 90.0
+    assert math.isnan(angle_deg(np.zeros(3), np.ones(3)))
+
+
+def test_sweep_plan_is_the_cross_product_times_seeds():
+    grid = [("a.x", ["1", "2"]), ("b", ["p", "q", "r"])]
+    points = plan(grid, 2)
+    assert len(points) == 12
+    assert points[0] == ({"a.x": "1", "b": "p"}, 0)
+    assert condition_name({"a.x": "1", "b": "p/q"}) == "a.x=1,b=p_q"
+
+
+SCEN = """
+[run]
+duration = 2.0
+[populations.a]
+n = 1
+prior = 0.0
+[populations.b]
+n = 2
+[[edges]]
+source = "a"
+target = "b"
+eta_w = 0.1
+b_init = { dist = "normal", std = 0.5 }
+"""
+
+
+def test_sweep_records_failures_and_resumes(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(SCEN)
+    out = tmp_path / "sweep"
+    # activation "nope" is invalid: those runs fail, the others still run
+    rows = run_sweep(path, ["populations.b.activation=tanh,nope"], seeds=2, workers=2, out=out,
+                     progress=False)
+    status = [(r["populations.b.activation"], r["status"]) for r in rows]
+    assert status == [("tanh", "ok"), ("tanh", "ok"), ("nope", "failed"), ("nope", "failed")]
+    assert "activation" in rows[2]["message"]
+    with open(out / "sweep.csv") as fh:
+        table = list(csv.DictReader(fh))
+    assert len(table) == 4 and float(table[0]["a->b:angle_deg"]) > 0
+    assert (out / "plots" / "over_time.png").exists()
+    stamp = (out / "populations.b.activation=tanh" / "seed0" / "summary.json").stat().st_mtime
+    run_sweep(path, ["populations.b.activation=tanh,nope"], seeds=2, workers=1, out=out,
+              progress=False)
+    assert (out / "populations.b.activation=tanh" / "seed0" / "summary.json").stat().st_mtime \
+        == stamp
