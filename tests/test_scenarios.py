@@ -35,10 +35,10 @@ def test_relaxation_descends_to_the_closed_form_minimum():
     W1 = np.array(data.edges["cause", "hidden"]["spec"].w_values)
     W2 = np.array(data.edges["hidden", "image"]["spec"].w_values)
     image = np.array([1.0, -0.5, 0.25, 0.75])
-    # residuals [x_c − 0; x_h − W1 x_c; image − W2 x_h], unknowns z = (x_c, x_h)
+    # residuals [x_c − 0; x_h − W1 x_c; image − W2 x_h] = A z − c, unknowns z = (x_c, x_h)
     A = np.block([[np.eye(2), np.zeros((2, 3))], [-W1, np.eye(3)], [np.zeros((4, 2)), -W2]])
-    rhs = np.concatenate([np.zeros(5), -image])
-    z = np.linalg.lstsq(A, -rhs, rcond=None)[0]
+    c = np.concatenate([np.zeros(5), -image])
+    z = np.linalg.lstsq(A, c, rcond=None)[0]
     net = result.network
     assert np.max(np.abs(np.concatenate([net.x("cause"), net.x("hidden")]) - z)) < 1e-4
     assert np.max(np.abs(z)) > 0.1
@@ -60,6 +60,15 @@ def test_symmetry_kp_asymmetry_decays_exactly_exponentially():
         assert np.max(np.abs(nd / expected - 1.0)) < 1e-9
         assert tr[f"symmetry/{edge}/angle_deg"][-1] < 10.0
         assert tr[f"symmetry/{edge}/angle_deg"][0] > 45.0
+
+
+@pytest.mark.slow
+def test_delays_learns_xor_through_jittered_lognormal_delays():
+    result = run("delays")
+    s = result.summary
+    assert s["status"] == "ok" and s["accuracy"]["train"] == 1.0
+    assert max(m["angle_deg"] for m in s["symmetry"].values()) < 15.0
+    assert result.network.min_delay() > 0.0
 
 
 @pytest.mark.slow
