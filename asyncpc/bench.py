@@ -5,7 +5,7 @@ uniform in [0.05, 0.2], send-on-delta off) shown random input patterns. For each
 reports synaptic deliveries per second, the wall time of a bare SimPy program that performs the
 *same* pattern of events with empty bodies (the same number of heap events for messages, the
 same number of process resumptions by shared events, the same number of clock timeouts), the
-ratio of the two, messages per presented sample, wall time per simulated time unit, and peak
+ratio of the two per delivery, messages per presented sample, wall time per simulated time unit, and peak
 memory per synapse (tracemalloc, while building the network).
 """
 
@@ -45,64 +45,89 @@ def measure_engine(n_in: int, n_hidden: int, samples: int, presentation: float) 
     data = Dataset("random", {"input": rng.normal(0, 1, (samples, n_in))})
     stim = Stimulus(net, data, clamp=["input"], presentation=presentation, epochs=1,
                     order="sequential", rng=rng)
+    counts = _count_emissions(net)
     start = time.perf_counter()
     net.run(stim.duration)
     wall = time.perf_counter() - start
     c = net.counters
-    senders = [n for p in net.populations.values() for n in [*p.neurons, *p.errors]
+    # the pattern the floor replays: per sending neuron, its emissions and its channels
+    senders = [(counts[id(n)],
+                [(ch.delay, ch.fan_out) for ch in n.axon.channels.values()])
+               for p in net.populations.values() for n in [*p.neurons, *p.errors]
                if n.axon.channels]
-    channels = sum(len(n.axon.channels) for n in senders)
-    # messages leave through every channel of the emitting neuron
-    sends = sum(p.counter.emitted * np.mean([len(n.axon.channels) for n in
-                                             [*p.neurons, *p.errors]])
-                for p in net.populations.values())
+    emissions = sum(e for e, _ in senders)
     return {"synapses": net.n_synapses, "neurons": net.n_neurons, "wall": wall,
             "delivered": c.delivered, "neuron_updates": c.neuron_updates,
-            "synapse_updates": c.synapse_updates,
-            "channels": channels, "channel_sends": int(round(sends)),
-            "sim_time": stim.duration, "samples": samples,
+            "synapse_updates": c.synapse_updates, "emissions": emissions,
+            "senders": senders, "sim_time": stim.duration, "samples": samples,
             "bytes_per_synapse": peak / net.n_synapses}
 
 
-def measure_floor(n_groups: int, sends: int, resumptions: int, timeouts: int) -> float:
-    """Wall time of bare SimPy doing the same events: ``sends`` scheduled events on
-    ``n_groups`` chained shared events that resume ``resumptions`` waiting processes in total,
-    and ``timeouts`` clock timeouts, all with empty bodies."""
+def _count_emissions(net: Network) -> dict[int, int]:
+    """Count each neuron's emissions through the raster hook (an observer)."""
+    counts: dict[int, int] = {}
+    for p in net.populations.values():
+        for n in [*p.neurons, *p.errors]:
+            counts[id(n)] = 0
+            n.axon.log = _counter(counts, id(n))
+    return counts
+
+
+def _counter(counts: dict[int, int], key: int):
+    def log() -> None:
+        counts[key] += 1
+    return log
+
+
+def measure_floor(senders: list[tuple[int, list[tuple[float, int]]]], duration: float,
+                  extra_timeouts: int) -> tuple[float, int]:
+    """Wall time of bare SimPy replaying the engine's pattern with empty bodies.
+
+    Each sending neuron is a process that emits its measured number of messages, evenly over
+    ``duration``, through channels with the engine's delays and fan-outs (one scheduled event
+    per channel send, one resumption per synapse); ``extra_timeouts`` plain clock timeouts stand
+    for the neuron updates that sent nothing. Returns the wall time and resumptions done.
+    """
     env = simpy.Environment()
-    fan_out = max(1, round(resumptions / max(1, sends)))
-    heads = [Event(env) for _ in range(n_groups)]
+    resumed = [0]
 
     def listener(arrival):
         while True:
             _, arrival = yield arrival
+            resumed[0] += 1
 
-    for h in heads:
-        for _ in range(fan_out):
-            env.process(listener(h))
-    n_clocks = 64
+    def sender(count, channels):
+        heads = []
+        for _, fan_out in channels:
+            head = Event(env)
+            heads.append(head)
+            for _ in range(fan_out):
+                env.process(listener(head))
+        step = duration / count
+        for _ in range(count):
+            yield env.timeout(step)
+            for j, (delay, _) in enumerate(channels):
+                event = heads[j]
+                heads[j] = nxt = Event(env)
+                event._ok = True
+                event._value = (None, nxt)
+                env.schedule(event, NORMAL, delay)
 
-    def clock(n):
-        for _ in range(n):
-            yield env.timeout(0.05)
+    def clock(count, step):
+        for _ in range(count):
+            yield env.timeout(step)
 
-    for _ in range(n_clocks):
-        env.process(clock(timeouts // n_clocks))
-
-    def sender():
-        for j in range(sends):
-            g = j % n_groups
-            event = heads[g]
-            heads[g] = nxt = Event(env)
-            event._ok = True
-            event._value = (None, nxt)
-            env.schedule(event, NORMAL, 0.1)
-            if g == n_groups - 1:
-                yield env.timeout(0.01)
-
-    env.process(sender())
+    for count, channels in senders:
+        if count:
+            env.process(sender(count, channels))
+    n_clocks = max(1, len(senders))
+    per_clock = extra_timeouts // n_clocks
+    if per_clock:
+        for _ in range(n_clocks):
+            env.process(clock(per_clock, duration / per_clock))
     start = time.perf_counter()
     env.run()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, resumed[0]
 
 
 def main(quick: bool = False) -> dict:
@@ -115,12 +140,13 @@ def main(quick: bool = False) -> dict:
     rows = []
     for n_in, n_hidden in sizes:
         e = measure_engine(n_in, n_hidden, samples, presentation)
-        floor = measure_floor(n_groups=e["channels"], sends=e["channel_sends"],
-                              resumptions=e["delivered"],
-                              timeouts=e["neuron_updates"])
-        row = {**e, "floor_wall": floor, "ratio": e["wall"] / floor,
+        floor, resumed = measure_floor(e.pop("senders"), e["sim_time"],
+                                       max(0, e["neuron_updates"] - e["emissions"]))
+        # cost per delivery, engine over floor
+        row = {**e, "floor_wall": floor,
+               "ratio": (e["wall"] / e["delivered"]) / (floor / max(1, resumed)),
                "deliveries_per_s": e["delivered"] / e["wall"],
-               "floor_deliveries_per_s": e["delivered"] / floor,
+               "floor_deliveries_per_s": resumed / floor, "floor_resumptions": resumed,
                "messages_per_sample": e["delivered"] / samples,
                "wall_per_time_unit": e["wall"] / e["sim_time"],
                "us_per_delivery": 1e6 * e["wall"] / e["delivered"]}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from heapq import heappush
 from dataclasses import dataclass, field
 
 import simpy
@@ -61,11 +62,12 @@ class Channel:
 class Axon:
     """A neuron's output: the channels (one per delay) of its outgoing synapses."""
 
-    __slots__ = ("_env", "channels", "log")
+    __slots__ = ("_env", "channels", "log", "_list")
 
     def __init__(self, env: simpy.Environment) -> None:
         self._env = env
         self.channels: dict[float, Channel] = {}
+        self._list: tuple[Channel, ...] = ()
         #: an observer called on every emission (the recorder's raster), or None
         self.log: Callable[[], None] | None = None
 
@@ -74,14 +76,23 @@ class Axon:
         ch = self.channels.get(delay)
         if ch is None:
             ch = self.channels[delay] = Channel(self._env, delay)
+            self._list = tuple(self.channels.values())
         ch.fan_out += 1
         return ch
 
     def send(self, value: float) -> None:
+        """Send ``value`` down every channel: :meth:`Channel.send` inlined, because this loop is
+        the engine's hottest path (it pushes onto SimPy's queue as ``env.schedule`` does)."""
         if self.log is not None:
             self.log()
-        for ch in self.channels.values():
-            ch.send(value)
+        env = self._env
+        queue, now, eid = env._queue, env._now, env._eid
+        for ch in self._list:
+            event = ch.head
+            ch.head = nxt = Event(env)
+            event._ok = True
+            event._value = (value, nxt)
+            heappush(queue, (now + ch.delay, NORMAL, next(eid), event))
 
 
 class Link:

@@ -46,7 +46,12 @@ def feedback_angle(W: np.ndarray, B: np.ndarray, eps: np.ndarray) -> float:
 
 
 def angle_bound_deg(diff0: float, norm_w: float, norm_b: float) -> float:
-    """Kolen–Pollack bound without decay: ``sin θ ≤ ‖W₀ − B₀ᵀ‖ / max(‖W‖, ‖B‖)`` (degrees;
-    90 when the bound is vacuous)."""
+    """Kolen–Pollack bound without decay, as an angle (degrees).
+
+    ``‖W‖ sin θ`` and ``‖B‖ sin θ`` are distances from one matrix to the line through the other,
+    so ``sin θ ≤ ‖W − Bᵀ‖ / max(‖W‖, ‖B‖) = s`` with ``‖W − Bᵀ‖ = ‖W₀ − B₀ᵀ‖`` conserved. When
+    ``s < 1`` the angle is also acute (an obtuse angle makes ‖W − Bᵀ‖ ≥ max(‖W‖, ‖B‖)), so
+    ``θ ≤ arcsin s``; when ``s ≥ 1`` the bound says nothing (180).
+    """
     s = diff0 / max(norm_w, norm_b)
-    return float(np.degrees(np.arcsin(s))) if s < 1.0 else 90.0
+    return float(np.degrees(np.arcsin(s))) if s < 1.0 else 180.0

@@ -7,6 +7,7 @@ Each ``plot_*`` function takes the traces (``traces.npz`` as a dict) and returns
 from __future__ import annotations
 
 import json
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np  # noqa: E402
 
 STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False, "legend.frameon": False, "font.size": 9}
-TIME = "simulated time (τ units)"
+TIME = "simulated time (time units)"
 
 
 def load_traces(run_dir: str | Path) -> dict[str, np.ndarray]:
@@ -38,6 +39,7 @@ def plot_energy(tr: dict) -> plt.Figure:
         ax.semilogy(t, np.maximum(tr[f"energy/{name}"], 1e-300), lw=1, label=name)
     ax.set(xlabel=TIME, ylabel="energy F (log)", title="Energy per population")
     ax.legend()
+    fig.tight_layout()
     return fig
 
 
@@ -67,36 +69,57 @@ def plot_accuracy(tr: dict) -> plt.Figure | None:
     ax.plot(tr["accuracy/t"], 100 * tr["accuracy"], "o-", ms=3)
     ax.set(xlabel=TIME, ylabel="accuracy (%)", ylim=(-5, 105),
            title="Accuracy of frozen copies over time")
+    fig.tight_layout()
     return fig
+
+
+def _rate(t: np.ndarray, counts: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Counts per time unit, averaged over ``window`` recording intervals."""
+    if len(t) < 2:
+        return t, counts.astype(float)
+    c = np.convolve(counts[1:], np.ones(window), mode="valid")
+    span = t[window:] - t[:-window] if window < len(t) else np.array([t[-1] - t[0]])
+    return t[window:][: len(c)], c[: len(span)] / span[: len(c)]
 
 
 def plot_messages(tr: dict) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = plt.subplots(figsize=(6, 3.2))
     t = tr["t"]
-    dt = np.diff(t, prepend=t[0])
-    dt[dt == 0] = np.nan
+    window = max(1, len(t) // 100)
     for name in _names(tr, "messages/"):
-        ax.plot(t, tr[f"messages/{name}"] / dt, lw=1, label=f"{name} emitted")
-    ax.plot(t, tr["delivered"] / dt, color="k", lw=1.2, label="delivered (all)")
-    ax.set_yscale("symlog", linthresh=1.0)
-    ax.set(xlabel=TIME, ylabel="messages per τ", title="Message rate")
-    ax.legend()
+        ax.plot(*_rate(t, tr[f"messages/{name}"], window), lw=1, label=f"{name} emitted")
+    ax.plot(*_rate(t, tr["delivered"], window), color="k", lw=1.2, label="delivered (all)")
+    ax.set_yscale("log")
+    ax.set(xlabel=TIME, ylabel="messages per time unit",
+           title=f"Message rate (mean over {window} recording intervals)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig
 
 
-def plot_symmetry(tr: dict) -> plt.Figure | None:
+def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
+    """Angle and distance between W and Bᵀ per edge; for "hebbian" edges with equal rates and
+    decay, the Kolen–Pollack prediction ‖W₀ − B₀ᵀ‖ e^{−λt} dashed (exact only for zero delays
+    and theta = 0 — the gap is what delays and send-on-delta cost)."""
     edges = _names(tr, "symmetry/")
     if not edges:
         return None
+    specs = {f"{e['source']}->{e['target']}": e for e in (scenario or {}).get("edges", [])}
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     t = tr["t"]
     for e in edges:
         line, = a1.plot(t, tr[f"symmetry/{e}/angle_deg"], lw=1.2, label=e)
-        a2.semilogy(t, np.maximum(tr[f"symmetry/{e}/norm_diff"], 1e-300), lw=1.2,
-                    color=line.get_color(), label=e)
+        nd = tr[f"symmetry/{e}/norm_diff"]
+        a2.semilogy(t, np.maximum(nd, 1e-300), lw=1.2, color=line.get_color(), label=e)
+        spec = specs.get(e)
+        if spec and spec["rule"] == "hebbian" and spec.get("lam_b") in (None, spec["lam"]) \
+                and spec.get("eta_b") in (None, spec["eta_w"]) and nd.size:
+            a2.semilogy(t, nd[0] * np.exp(-spec["lam"] * (t - t[0])), ls="--", lw=1,
+                        color=line.get_color(), label=f"{e}: e^(−λt) theory")
     a1.set(xlabel=TIME, ylabel="angle(W, Bᵀ) (degrees)", title="Weight symmetry: angle")
     a2.set(xlabel=TIME, ylabel="‖W − Bᵀ‖", title="Weight symmetry: distance")
     a1.legend()
+    a2.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -118,6 +141,7 @@ def plot_raster(tr: dict) -> plt.Figure | None:
             offset += sizes[code] + 1
     ax.set_yticks([p for p, _ in ticks], [n for _, n in ticks])
     ax.set(xlabel=TIME, title=f"Message raster ({tr['raster/t'].size} emissions)")
+    fig.tight_layout()
     return fig
 
 
@@ -149,8 +173,12 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
     out.mkdir(exist_ok=True)
     written = []
     with plt.rc_context(STYLE):
+        scenario = None
+        if (run_dir / "scenario.toml").exists():
+            with open(run_dir / "scenario.toml", "rb") as fh:
+                scenario = tomllib.load(fh)
         for kind in [k for k in kinds or list(PLOTS) if k in PLOTS]:
-            fig = PLOTS[kind](traces)
+            fig = plot_symmetry(traces, scenario) if kind == "symmetry" else PLOTS[kind](traces)
             if fig is None:
                 continue
             path = out / f"{kind}.png"
@@ -202,7 +230,8 @@ def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]
                 ax.fill_between(t, stack.min(axis=0), stack.max(axis=0), alpha=0.2,
                                 color=line.get_color())
             ax.set(xlabel=TIME, title=title)
-        axes[0, 0].legend(fontsize=7)
+        if axes[0, 0].get_legend_handles_labels()[0]:
+            axes[0, 0].legend(fontsize=7)
         fig.tight_layout()
         path = out / "plots" / "over_time.png"
         fig.savefig(path)

@@ -197,7 +197,11 @@ def from_dict(raw: dict, *, path: Path | None = None, problems: list[str] | None
 
 
 def apply_override(raw: dict, item: str, problems: list[str], path: Path) -> None:
-    """Apply ``key.path=value`` (value in TOML syntax; bare words are strings)."""
+    """Apply ``key.path=value`` (value in TOML syntax; bare words are strings).
+
+    A ``*`` component applies the value to every element of a list or table there, e.g.
+    ``edges.*.rule=tied`` or ``populations.*.theta=0.01``.
+    """
     key, sep, text = item.partition("=")
     if not sep or not key.strip():
         problems.append(f"--set {item!r}: expected key.path=value")
@@ -206,26 +210,37 @@ def apply_override(raw: dict, item: str, problems: list[str], path: Path) -> Non
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()
-    parts = key.strip().split(".")
-    node: Any = raw
-    for j, part in enumerate(parts[:-1]):
-        if isinstance(node, list):
-            try:
-                node = node[int(part)]
-            except (ValueError, IndexError):
-                problems.append(f"--set {key}: {'.'.join(parts[:j + 1])} is not a list index")
-                return
-        else:
-            node = node.setdefault(part, {})
+    _assign(raw, key.strip().split("."), value, key.strip(), problems)
+
+
+def _assign(node: Any, parts: list[str], value: Any, key: str, problems: list[str]) -> None:
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        children = range(len(node)) if isinstance(node, list) else list(node) \
+            if isinstance(node, dict) else []
+        if not children:
+            problems.append(f"--set {key}: '*' matches nothing")
+        for child in children:
+            _assign(node, [str(child), *rest], value, key, problems)
+        return
     if isinstance(node, list):
         try:
-            node[int(parts[-1])] = value
+            index = int(head)
+            node[index]
         except (ValueError, IndexError):
-            problems.append(f"--set {key}: {parts[-1]!r} is not a list index")
+            problems.append(f"--set {key}: {head!r} is not an index of a list of {len(node)}")
+            return
+        if rest:
+            _assign(node[index], rest, value, key, problems)
+        else:
+            node[index] = value
     elif isinstance(node, dict):
-        node[parts[-1]] = value
+        if rest:
+            _assign(node.setdefault(head, {}), rest, value, key, problems)
+        else:
+            node[head] = value
     else:
-        problems.append(f"--set {key}: {'.'.join(parts[:-1])} is not a table")
+        problems.append(f"--set {key}: {head!r} is inside a value, not a table")
 
 
 # -- validation --------------------------------------------------------------------------------
@@ -288,7 +303,7 @@ def _check_dist(where: str, keypath: str, value: Any, problems: list[str]):
     if value == "transpose" and keypath.endswith("b_init"):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return {"dist": "constant", "value": float(value)}
+        value = {"dist": "constant", "value": float(value)}
     if not isinstance(value, dict):
         problems.append(f"{where}: {keypath}: expected a number or a table "
                         f"{{dist = ..., ...}}, got {value!r}")

@@ -35,7 +35,7 @@ def test_feedback_angle_and_kolen_pollack_bound():
     # orthogonal delivered error: Wᵀε = (1, 1), Bε = (1, −1)
     assert feedback_angle(W, np.array([[1.0, 0.0], [0.0, 1.0]]), eps) == pytest.approx(90.0)
     assert angle_bound_deg(0.5, 1.0, 0.2) == pytest.approx(30.0)
-    assert angle_bound_deg(2.0, 1.0, 1.0) == 90.0
+    assert angle_bound_deg(2.0, 1.0, 1.0) == 180.0
     assert math.isnan(angle_deg(np.zeros(3), np.ones(3)))
 
 

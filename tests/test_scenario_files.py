@@ -80,6 +80,16 @@ def test_overrides_apply_and_are_validated(tmp_path):
     assert any("expected key.path=value" in p for p in err.value.problems)
 
 
+def test_wildcard_overrides_reach_every_edge_and_population(tmp_path):
+    text = GOOD + '\n[[edges]]\nsource = "b"\ntarget = "a"\n'
+    s = sc.load(write(tmp_path, text), ["edges.*.rule=tied", "populations.*.theta=0.5"])
+    assert [e["rule"] for e in s.data["edges"]] == ["tied", "tied"]
+    assert {p["theta"] for p in s.data["populations"].values()} == {0.5}
+    with pytest.raises(sc.ScenarioError) as err:
+        sc.load(write(tmp_path, text), ["edges.7.rule=tied"])
+    assert "not an index of a list of 2" in str(err.value)
+
+
 def test_cli_reports_bad_scenario_with_exit_code_2(tmp_path, capsys):
     path = write(tmp_path, GOOD.replace("n = 3", "n = -3"))
     assert main(["validate", str(path)]) == 2
