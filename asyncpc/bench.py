@@ -5,8 +5,8 @@ uniform in [0.05, 0.2], send-on-delta off) shown random input patterns. For each
 reports synaptic deliveries per second, the wall time of a bare SimPy program that performs the
 *same* pattern of events with empty bodies (the same number of heap events for messages, the
 same number of process resumptions by shared events, the same number of clock timeouts), the
-ratio of the two per delivery, messages per presented sample, wall time per simulated time unit, and peak
-memory per synapse (tracemalloc, while building the network).
+ratio of the two per delivery, messages per presented sample, wall time per simulated time
+unit, and peak memory per synapse (tracemalloc, while building the network).
 """
 
 from __future__ import annotations

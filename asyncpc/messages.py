@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from heapq import heappush
 from dataclasses import dataclass, field
+from heapq import heappush
 
 import simpy
 from simpy.events import NORMAL, Event

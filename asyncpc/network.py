@@ -132,7 +132,7 @@ class Network:
                 self.env, spec, has_errors=has_errors, seed=seed, counters=self.counters,
                 bias=biases.get(name))
         self.edges: dict[str, Edge] = {}
-        for s, t, data in graph.edges(data=True):
+        for _, _, data in graph.edges(data=True):
             spec: EdgeSpec = data["spec"]
             self.edges[spec.name] = self._build_edge(spec, weights.get(spec.name))
         self._start()

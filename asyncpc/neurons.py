@@ -22,10 +22,11 @@ converge to a fine-step integration of the ODE as ``dt`` shrinks.
 Sleeping. A clocked neuron whose rate of change, computed from its latest inputs, is at most
 ``settle`` (per time unit) holds its state, stops its clock and waits for a message: holding
 (rather than applying the tiny step) means settled neighbours stop exchanging ever smaller
-changes. The state error this leaves is bounded by ``settle`` times the neuron's time scale. A neuron with
-plastic input synapses also sets an alarm ``refresh`` time units ahead: learning keeps changing
-its synaptic currents even when no message arrives, and on every update it re-reads them (at
-most once per ``refresh``). ``settle = 0`` never sleeps; ``refresh = 0`` re-reads every step.
+changes. The state error this leaves is bounded by ``settle`` times the neuron's time scale.
+A neuron with plastic input synapses also sets an alarm ``refresh`` time units ahead:
+learning keeps changing its synaptic currents even when no message arrives, and on every
+update it re-reads them (at most once per ``refresh``). ``settle = 0`` never sleeps;
+``refresh = 0`` re-reads every step.
 
 Send-on-delta. A neuron emits a new output only when it differs from the last one emitted by
 more than ``theta`` (``theta = 0``: every change).

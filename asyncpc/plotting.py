@@ -7,6 +7,7 @@ Each ``plot_*`` function takes the traces (``traces.npz`` as a dict) and returns
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -237,20 +238,30 @@ def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]
         fig.savefig(path)
         plt.close(fig)
         written.append(path)
+        finals = [m for m in metrics if m[0] != "accuracy"
+                  or any(r.get("accuracy") not in (None, "") for r in rows)]
         for key in keys:
-            fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2),
+            others = [k for k in keys if k != key]
+            fig, axes = plt.subplots(1, len(finals), figsize=(4.2 * len(finals), 3.4),
                                      squeeze=False)
-            for ax, (metric, title) in zip(axes[0], metrics, strict=True):
+            for ax, (metric, title) in zip(axes[0], finals, strict=True):
                 col = "accuracy" if metric == "accuracy" else metric.split("/")[1] + ":angle_deg"
-                xs, ys = [], []
+                by_group: dict[str, dict] = {}
                 for r in rows:
-                    if r.get(col) is not None and r["status"] == "ok":
-                        xs.append(_number(r[key]))
-                        ys.append(float(r[col]))
-                ax.plot(xs, ys, "o", alpha=0.7)
-                ax.set(xlabel=key, title=f"final {title}")
+                    if r.get(col) in (None, "") or r["status"] != "ok":
+                        continue
+                    label = ", ".join(f"{k.split('.')[-1]}={r[k]}" for k in others) or "all"
+                    by_group.setdefault(label, {}).setdefault(_number(r[key]), []).append(
+                        float(r[col]))
+                for label, points in by_group.items():
+                    xs = sorted(points, key=str)
+                    ax.plot(xs, [np.mean(points[x]) for x in xs], "o-", ms=4, label=label)
+                ax.set(xlabel=key, ylabel="final value, mean over seeds", title=title)
+            if axes[0, 0].get_legend_handles_labels()[0]:
+                axes[0, 0].legend(fontsize=7)
             fig.tight_layout()
-            path = out / "plots" / f"final_vs_{key.replace('.', '_')}.png"
+            name = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
+            path = out / "plots" / f"final_vs_{name}.png"
             fig.savefig(path)
             plt.close(fig)
             written.append(path)

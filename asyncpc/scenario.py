@@ -58,7 +58,8 @@ POPULATION = {
     "dt": Key("float", 0.05, "integration step of each neuron's clock (time)", **POS),
     "jitter": Key("float", 0.0, "relative jitter of each step", min=0.0, max=0.99),
     "theta": Key("float", 0.0, "send-on-delta threshold (0 = every change)", **NONNEG),
-    "settle": Key("float", 1e-4, "rate of change (abs dx/dt) below which a neuron sleeps (1/time; 0 = never)",
+    "settle": Key("float", 1e-4,
+                  "rate of change (abs dx/dt) below which a neuron sleeps (1/time; 0 = never)",
                   **NONNEG),
     "refresh": Key("float", 1.0, "period of re-reading plastic synapses while asleep (time)",
                    **NONNEG),
@@ -291,9 +292,10 @@ def _check(where: str, keypath: str, value: Any, key: Key, problems: list[str]) 
         return [[float(v) for v in r] for r in value]
     elif kind == "dist":
         return _check_dist(where, keypath, value, problems)
-    if key.min is not None and isinstance(value, int | float):
-        if value < key.min or (key.strict_min and value == key.min):
-            return bad(f"a value {'>' if key.strict_min else '≥'} {key.min:g}")
+    below = key.min is not None and isinstance(value, int | float) and (
+        value < key.min or (key.strict_min and value == key.min))
+    if below:
+        return bad(f"a value {'>' if key.strict_min else '≥'} {key.min:g}")
     if key.max is not None and isinstance(value, int | float) and value > key.max:
         return bad(f"a value ≤ {key.max:g}")
     return value

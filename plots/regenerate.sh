@@ -9,3 +9,17 @@ for s in relaxation bogacz_tutorial symmetry_kp xor delays bars; do
     cp "$f" "plots/${s}_$(basename "$f")"
   done
 done
+# the weight-transport studies (README, "Studying weight transport")
+for s in symmetry_growth feedback_alignment; do
+  asyncpc run "$s" --out "runs/figures/$s" --force --quiet
+  cp "runs/figures/$s/plots/symmetry.png" "plots/${s}_symmetry.png"
+done
+asyncpc sweep symmetry_kp --grid 'edges.*.delay=0,0.05,0.1,0.2' --grid 'populations.*.theta=0,0.01' \
+  --grid 'edges.*.lam=0,0.01' --seeds 1 --workers 2 --out runs/study4 --quiet
+cp runs/study4/plots/final_vs_edges_delay.png plots/study4_final_vs_delay.png
+asyncpc sweep symmetry_kp --grid 'edges.*.rule=hebbian,hebbian_raw' --grid 'edges.*.lam=0.01,0.03' \
+  --seeds 2 --workers 2 --out runs/study5 --quiet
+cp runs/study5/plots/over_time.png plots/study5_over_time.png
+asyncpc sweep xor --grid 'edges.*.rule=tied,hebbian,hebbian_raw,fixed' --seeds 3 --workers 2 \
+  --out runs/study6 --quiet
+cp runs/study6/plots/over_time.png plots/study6_over_time.png

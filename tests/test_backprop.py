@@ -5,9 +5,8 @@ gradients of ½|y − ŷ|², computed independently in numpy; the misalignment s
 import numpy as np
 from helpers import chain
 
-from asyncpc.metrics import angle_deg
-
 import asyncpc as ap
+from asyncpc.metrics import angle_deg
 
 X = np.array([0.9, -0.4, 0.3])
 Y = np.array([0.6, -0.8])
