@@ -132,7 +132,7 @@ def measure_floor(senders: list[tuple[int, list[tuple[float, int]]]], duration: 
 
 def main(quick: bool = False) -> dict:
     sizes = [(25, 100), (50, 100)] if quick else [(25, 100), (50, 100), (100, 100)]
-    samples, presentation = (4, 5.0) if quick else (10, 10.0)
+    samples, presentation = (3, 2.5) if quick else (2, 5.0)
     print(f"asyncpc bench: {samples} random samples, {presentation:g} τ each, delays U[0.05, 0.2]")
     header = (f"{'synapses':>9} {'deliveries/s':>13} {'floor/s':>10} {'ratio':>6} "
               f"{'msg/sample':>11} {'wall/τ (s)':>10} {'µs/delivery':>11} {'B/synapse':>10}")

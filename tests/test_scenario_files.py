@@ -139,3 +139,11 @@ def test_python_m_and_console_script_agree():
     out = subprocess.run([sys.executable, "-m", "asyncpc", "list"], capture_output=True,
                          text=True, check=True).stdout
     assert "bogacz_tutorial" in out and "relaxation" in out
+
+
+def test_readme_documents_every_scenario_key():
+    from pathlib import Path
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for schema in (sc.POPULATION, sc.EDGE, sc.DIST, *sc.SECTIONS.values()):
+        for key in schema:
+            assert f"| `{key}` |" in readme, key
