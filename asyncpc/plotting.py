@@ -90,7 +90,8 @@ def plot_messages(tr: dict) -> plt.Figure:
     for name in _names(tr, "messages/"):
         ax.plot(*_rate(t, tr[f"messages/{name}"], window), lw=1, label=f"{name} emitted")
     ax.plot(*_rate(t, tr["delivered"], window), color="k", lw=1.2, label="delivered (all)")
-    ax.set_yscale("log")
+    if np.any(tr["delivered"] > 0):
+        ax.set_yscale("log")
     ax.set(xlabel=TIME, ylabel="messages per time unit",
            title=f"Message rate (mean over {window} recording intervals)")
     ax.legend(fontsize=7)
