@@ -6,6 +6,7 @@ exchange delayed messages, and inference and learning run at the same time.
 
 __version__ = "0.1.0"
 
+from . import datasets  # noqa: E402
 from .datasets import Dataset  # noqa: E402
 from .evaluation import evaluate  # noqa: E402
 from .metrics import symmetry  # noqa: E402
@@ -30,6 +31,7 @@ __all__ = [
     "Stimulus",
     "__version__",
     "build_graph",
+    "datasets",
     "evaluate",
     "load_scenario",
     "rng_for",

@@ -55,3 +55,45 @@ def angle_bound_deg(diff0: float, norm_w: float, norm_b: float) -> float:
     """
     s = diff0 / max(norm_w, norm_b)
     return float(np.degrees(np.arcsin(s))) if s < 1.0 else 180.0
+
+
+def pc_vs_backprop(net, sample: dict[str, np.ndarray], *, source: str, target: str,
+                   settle: float) -> dict[str, float]:
+    """Compare the settled predictive-coding weight updates with backprop, on the same weights.
+
+    A frozen copy of ``net`` (its own feedback weights B, whatever they are) is clamped to the
+    sample at ``source`` (input) and ``target`` (output) and settles for ``settle`` time units;
+    the PC update of each edge on the chain ``source → … → target`` is ``ε_t r_sᵀ``. Backprop
+    runs in numpy on the same W and biases: the forward pass ``μ_k = b_k + W_k f(μ_{k−1})``,
+    the loss ``Σ (y − μ_L)² / (2 σ²_L)``, and its negative gradient. Returns ``angle_deg``
+    between the two (all edges concatenated) and ``rel_error`` ‖PC − BP‖/‖BP‖.
+    """
+    import networkx as nx
+
+    from .activations import activation
+    from .stimulus import present
+
+    path = nx.shortest_path(net.graph, source, target)
+    t = net.now
+    copy = net.frozen_copy()
+    present(copy, source, sample[source])
+    present(copy, target, sample[target])
+    copy.run(copy.now + settle)
+    names = [f"{a}->{b}" for a, b in zip(path, path[1:], strict=False)]
+    pc = [np.outer(copy.eps(b), copy.rates(a)) for a, b in zip(path, path[1:], strict=False)]
+    acts = [activation(net.populations[p].spec.activation) for p in path]
+    mus = [np.asarray(sample[source], dtype=float)]
+    for k, name in enumerate(names, start=1):
+        pop = net.populations[path[k]]
+        mus.append(pop.bias(t) + net.edges[name].w(t) @ acts[k - 1].f_array(mus[-1]))
+    delta = (np.asarray(sample[target], dtype=float) - mus[-1]) / \
+        net.populations[target].spec.variance
+    bp = [None] * len(names)
+    for k in range(len(names), 0, -1):
+        bp[k - 1] = np.outer(delta, acts[k - 1].f_array(mus[k - 1]))
+        if k > 1:
+            delta = acts[k - 1].fprime_array(mus[k - 1]) * (net.edges[names[k - 1]].w(t).T @ delta)
+    a = np.concatenate([u.ravel() for u in pc])
+    b = np.concatenate([g.ravel() for g in bp])
+    return {"angle_deg": angle_deg(a, b), "rel_error": float(np.linalg.norm(a - b)
+                                                            / np.linalg.norm(b))}

@@ -3,6 +3,7 @@ variance σ²), the settled predictive-coding weight updates ε rᵀ align with 
 gradients of ½|y − ŷ|², computed independently in numpy; the misalignment shrinks like 1/σ²."""
 
 import numpy as np
+import pytest
 from helpers import chain
 
 import asyncpc as ap
@@ -61,3 +62,19 @@ def test_random_feedback_does_not_approach_backprop():
     net.run(40.0)
     bp = backprop(mats)
     assert angle_deg(np.outer(net.eps("p1"), X) * 1000.0, bp[0]) > 10.0
+
+
+def test_library_metric_agrees_with_the_independent_computation():
+    """metrics.pc_vs_backprop (used in studies) against this file's own numpy backprop."""
+    from asyncpc.metrics import pc_vs_backprop
+    for var in (10.0, 1000.0):
+        graph, mats = chain([3, 4, 2], acts=["linear", "tanh", "linear"], rule="tied", seed=4,
+                            variances=[1.0, 1.0, var], dt=0.02, settle=1e-10)
+        net = ap.Network(graph, seed=0)
+        m = pc_vs_backprop(net, {"p0": X, "p2": Y}, source="p0", target="p2", settle=40.0)
+        pc, _ = pc_updates(var)
+        flat_pc = np.concatenate([u.ravel() for u in pc]) / var
+        flat_bp = np.concatenate([g.ravel() for g in backprop(mats)]) / var
+        assert m["angle_deg"] == pytest.approx(angle_deg(flat_pc, flat_bp), rel=1e-6, abs=1e-9)
+        assert m["rel_error"] == pytest.approx(
+            np.linalg.norm(flat_pc - flat_bp) / np.linalg.norm(flat_bp), rel=1e-6)
