@@ -66,10 +66,17 @@ def plot_activity(tr: dict) -> plt.Figure | None:
 def plot_accuracy(tr: dict) -> plt.Figure | None:
     if tr["accuracy"].size == 0:
         return None
-    fig, ax = plt.subplots(figsize=(6, 3))
+    bp = "evaluation/backprop_angle_deg" in tr
+    fig, axes = plt.subplots(1, 2 if bp else 1, figsize=(10 if bp else 6, 3), squeeze=False)
+    ax = axes[0, 0]
     ax.plot(tr["accuracy/t"], 100 * tr["accuracy"], "o-", ms=3)
     ax.set(xlabel=TIME, ylabel="accuracy (%)", ylim=(-5, 105),
            title="Accuracy of frozen copies over time")
+    if bp:
+        ax = axes[0, 1]
+        ax.plot(tr["accuracy/t"], tr["evaluation/backprop_angle_deg"], "o-", ms=3)
+        ax.set(xlabel=TIME, ylabel="angle (degrees)",
+               title="Settled PC weight updates vs backprop")
     fig.tight_layout()
     return fig
 

@@ -20,6 +20,8 @@ Names in ``traces.npz`` (time in simulation units):
 ``symmetry/EDGE/KEY``          KEY in angle_deg, norm_diff, rel_diff, norm_w, norm_b, corr,
                                feedback_angle_deg (angle between Bε and Wᵀε)
 ``accuracy/t``, ``accuracy``   evaluation times and accuracies (frozen copies)
+``evaluation/KEY``             further results of each evaluation, e.g.
+                               ``evaluation/backprop_angle_deg``, ``…/backprop_rel_error``
 ``raster/t``, ``raster/pop``,  emission times, population codes (index into
 ``raster/index``,              ``raster/populations``) and neuron indices, capped
 ``raster/populations``
@@ -50,7 +52,8 @@ class Recorder:
     raster : maximum number of emissions kept (0 = no raster).
     raster_from : time from which emissions are kept.
     max_energy : energy above which the run is declared diverged.
-    evaluate : called every ``eval_every`` time units; returns an accuracy.
+    evaluate : called every ``eval_every`` time units; returns an accuracy, or a dict with
+        ``accuracy`` and further scalars recorded as ``evaluation/KEY``.
     """
 
     def __init__(self, net: Network, *, every: float, neurons: dict[str, list[int]] | None = None,
@@ -103,10 +106,14 @@ class Recorder:
             self.record_accuracy()
 
     def record_accuracy(self) -> float:
-        acc = self.evaluate()
+        result = self.evaluate()
+        extra = result if isinstance(result, dict) else {"accuracy": result}
         self.accuracy_t.append(self.net.now)
-        self.accuracy.append(acc)
-        return acc
+        self.accuracy.append(extra["accuracy"])
+        for key, value in extra.items():
+            if key != "accuracy":
+                self.series[f"evaluation/{key}"].append(value)
+        return extra["accuracy"]
 
     def sample(self) -> None:
         net, s = self.net, self.series

@@ -29,7 +29,7 @@ import numpy as np
 from . import __version__
 from .datasets import Dataset, bars, load, parity, random_patterns, teacher, xor
 from .evaluation import evaluate
-from .metrics import symmetry
+from .metrics import pc_vs_backprop, symmetry
 from .model import rng_for
 from .network import Network
 from .recording import Diverged, Recorder
@@ -136,10 +136,14 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
                              "when there is no stimulus to take it from"])
     evaluator = None
     if dataset is not None and eval_cfg["read"]:
-        def evaluator() -> float:
-            return evaluate(net, dataset, clamp=eval_cfg["clamp"], read=eval_cfg["read"],
-                            settle=eval_cfg["settle"], readout=eval_cfg["readout"],
-                            threshold=eval_cfg["threshold"]).accuracy
+        def evaluator() -> dict[str, float]:
+            out = {"accuracy": evaluate(net, dataset, clamp=eval_cfg["clamp"],
+                                        read=eval_cfg["read"], settle=eval_cfg["settle"],
+                                        readout=eval_cfg["readout"],
+                                        threshold=eval_cfg["threshold"]).accuracy}
+            if eval_cfg["backprop"]:
+                out.update(backprop_alignment(net, dataset, data["data"], eval_cfg["settle"]))
+            return out
     rec_cfg = data["record"]
     recorder = Recorder(net, every=rec_cfg["every"], neurons=rec_cfg["neurons"],
                         raster=rec_cfg["raster"], raster_from=rec_cfg["raster_from"],
@@ -188,6 +192,14 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     return result
 
 
+def backprop_alignment(net: Network, dataset: Dataset, d: dict, settle: float) -> dict:
+    """Mean angle and relative error between PC updates and backprop over the data set."""
+    results = [pc_vs_backprop(net, dataset.sample(j), source=d["input"], target=d["label"],
+                              settle=settle) for j in range(len(dataset))]
+    return {"backprop_angle_deg": float(np.mean([r["angle_deg"] for r in results])),
+            "backprop_rel_error": float(np.mean([r["rel_error"] for r in results]))}
+
+
 def generate(net: Network, dataset: Dataset, scenario: Scenario) -> dict:
     """Clamp each sample's label on a frozen copy and read what it generates at the input."""
     d, settle = scenario.data["data"], scenario.data["evaluation"]["settle"]
@@ -230,6 +242,9 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
         "energy": {"initial": float(traces["energy"][0]), "final": float(sum(per.values())),
                    "final_per_population": per},
         "accuracy": {"train": float(acc[-1]) if acc.size else None, "test": None},
+        **({"backprop": {k.split("_", 1)[1]: float(traces[f"evaluation/{k}"][-1])
+                         for k in ("backprop_angle_deg", "backprop_rel_error")}}
+           if "evaluation/backprop_angle_deg" in traces else {}),
         "symmetry": sym,
         "network": {"neurons": net.n_neurons, "synapses": net.n_synapses,
                     "processes": net.n_neurons + net.n_synapses, "min_delay": net.min_delay()},

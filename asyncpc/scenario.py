@@ -139,6 +139,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "threshold": Key("float", 0.5, "threshold of the threshold read-out"),
         "generate": Key("bool", False, "also clamp each label and record what the network "
                         "generates at data.input (generated.npz, mean absolute error)"),
+        "backprop": Key("bool", False, "at each evaluation also compare the settled PC weight "
+                        "updates with backprop (feed-forward graphs: data.input → data.label)"),
     },
     "record": {
         "every": Key("float", 1.0, "sampling period of the recorders (time)", **POS),

@@ -78,3 +78,18 @@ def test_study6_tied_feedback_is_the_flagged_nonlocal_reference():
     for e in EDGES:
         assert s["symmetry"][e]["angle_deg"] == 0.0
         assert s["symmetry"][e]["nonlocal"] is True
+
+
+def test_backprop_alignment_is_recorded_over_time_and_favours_transported_feedback():
+    """evaluation.backprop: at each evaluation, the angle between the settled PC updates and
+    backprop. Exact transport (tied) must sit closer to backprop than fixed random feedback."""
+    angle = {}
+    for rule in ("tied", "fixed"):
+        result = run("xor", f"edges.*.rule={rule}", "stimulus.epochs=10",
+                     "evaluation.every=400.0", "evaluation.backprop=true")
+        tr = result.traces
+        # evaluations at t = 400 and at the end (the one due at t = 800 is the horizon)
+        assert tr["evaluation/backprop_angle_deg"].shape == tr["accuracy"].shape == (2,)
+        angle[rule] = result.summary["backprop"]["angle_deg"]
+    assert angle["tied"] < angle["fixed"]
+    assert angle["tied"] < 45.0
