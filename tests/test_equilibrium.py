@@ -11,15 +11,18 @@ import pytest
 import asyncpc as ap
 
 
-def linear_model(delay: ap.Distribution):
+def linear_model(delay: ap.Distribution, tau_eps: float = 0.0, cycle: bool = False):
     rng = np.random.default_rng(7)
     sizes = {"a": 2, "b": 3, "c": 4}
-    pops = [ap.PopulationSpec("a", 2, prior=0.5, variance=2.0, dt=0.02, settle=1e-7),
-            ap.PopulationSpec("b", 3, variance=0.5, dt=0.02, settle=1e-7),
-            ap.PopulationSpec("c", 4, dt=0.02, settle=1e-7)]
+    common = {"dt": 0.02, "settle": 1e-7, "tau_eps": tau_eps}
+    pops = [ap.PopulationSpec("a", 2, prior=0.5, variance=2.0, **common),
+            ap.PopulationSpec("b", 3, variance=0.5, **common),
+            ap.PopulationSpec("c", 4, **common)]
     mats = {}
     edges = []
-    for s, t in (("a", "b"), ("b", "c"), ("a", "c")):  # a skip edge: c has two predictors
+    # a skip edge (c has two predictors) and, optionally, a cycle a → b → c → a
+    pairs = [("a", "b"), ("b", "c"), ("a", "c")] + ([("c", "a")] if cycle else [])
+    for s, t in pairs:
         W = rng.normal(0, 0.6, (sizes[t], sizes[s]))
         mats[(s, t)] = W
         edges.append(ap.EdgeSpec(s, t, w_values=tuple(map(tuple, W)), rule="tied", delay=delay))
@@ -42,18 +45,24 @@ def closed_form(mats, sizes, clamped_c):
         if t == "a":
             c += 0.5
         for (s, tt), W in mats.items():
-            if tt == t:
+            if tt == t and s in off:
                 A[:, off[s]:off[s] + sizes[s]] -= W
+            elif tt == t:  # a clamped predictor contributes a constant
+                c += W @ clamped_c
         rows.append(A / np.sqrt(var[t]))
         rhs.append(c / np.sqrt(var[t]))
     z = np.linalg.lstsq(np.vstack(rows), np.concatenate(rhs), rcond=None)[0]
     return z[:2], z[2:]
 
 
-@pytest.mark.parametrize("delay", [ap.Distribution("constant", value=0.0),
-                                   ap.Distribution("uniform", low=0.05, high=0.2)])
-def test_linear_network_settles_at_the_closed_form_minimum(delay):
-    graph, mats, sizes = linear_model(delay)
+@pytest.mark.parametrize(("delay", "tau_eps", "cycle"), [
+    (ap.Distribution("constant", value=0.0), 0.0, False),
+    (ap.Distribution("uniform", low=0.05, high=0.2), 0.0, False),
+    (ap.Distribution("constant", value=0.0), 0.2, False),   # clocked error neurons
+    (ap.Distribution("uniform", low=0.05, high=0.2), 0.0, True),  # a cyclic graph
+])
+def test_linear_network_settles_at_the_closed_form_minimum(delay, tau_eps, cycle):
+    graph, mats, sizes = linear_model(delay, tau_eps, cycle)
     net = ap.Network(graph, seed=2)
     xc = np.array([1.0, -0.5, 0.25, 0.75])
     net.clamp("c", xc)

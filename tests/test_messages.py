@@ -77,3 +77,23 @@ def test_prediction_reaches_error_neuron_exactly_one_delay_after_the_change():
     while net.env.peek() == 1.75:
         net.env.step()
     assert err.mu_in == 3.0
+
+
+@pytest.mark.parametrize(("dist", "mean", "minimum"), [
+    (ap.Distribution("constant", value=0.25), 0.25, 0.25),
+    (ap.Distribution("uniform", low=0.05, high=0.2), 0.125, 0.05),
+    (ap.Distribution("lognormal", mean=0.1, std=0.05), 0.1, 0.0),
+])
+def test_delay_distributions_have_their_stated_moments(dist, mean, minimum):
+    d = dist.sample_delays(np.random.default_rng(0), (200_000,))
+    assert d.mean() == pytest.approx(mean, rel=0.01)  # sampling error ~ std/√n < 0.3 %
+    assert d.min() >= minimum
+    if dist.kind == "lognormal":
+        assert d.std() == pytest.approx(0.05, rel=0.02)
+
+
+def test_normal_delays_are_clipped_at_zero():
+    d = ap.Distribution("normal", mean=0.05, std=0.1).sample_delays(np.random.default_rng(0),
+                                                                    (100_000,))
+    assert d.min() == 0.0
+    assert np.mean(d == 0.0) == pytest.approx(0.3085, abs=0.01)  # P(N(0.05, 0.1) < 0)

@@ -82,3 +82,12 @@ def test_sweep_records_failures_and_resumes(tmp_path):
               progress=False)
     assert (out / "populations.b.activation=tanh" / "seed0" / "summary.json").stat().st_mtime \
         == stamp
+
+
+def test_correlation_of_entries_matches_its_definition():
+    W = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 7.0]])
+    B = np.array([[2.0, 1.0], [1.0, 3.0], [0.0, 9.0]])
+    w, b = W.ravel(), B.T.ravel()
+    expected = np.sum((w - w.mean()) * (b - b.mean())) / np.sqrt(
+        np.sum((w - w.mean()) ** 2) * np.sum((b - b.mean()) ** 2))
+    assert symmetry(W, B)["corr"] == pytest.approx(expected, rel=1e-12)

@@ -147,3 +147,25 @@ def test_readme_documents_every_scenario_key():
     for schema in (sc.POPULATION, sc.EDGE, sc.DIST, *sc.SECTIONS.values()):
         for key in schema:
             assert f"| `{key}` |" in readme, key
+
+
+def test_data_files_load_from_npz_and_csv_without_pickles(tmp_path):
+    from asyncpc import runner
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([[1.0], [1.0], [0.0]])
+    np.savez(tmp_path / "d.npz", inputs=x, targets=y)
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "\n".join(
+        f"{r[0]},{r[1]},{t[0]}" for r, t in zip(x, y, strict=True)))
+    base = GOOD.replace("n = 3", "n = 1").replace("n = 2\nprior", "n = 2\nprior")
+    for data in ('kind = "file"\npath = "d.npz"\nkeys = { input = "inputs", label = "targets" }',
+                 'kind = "file"\npath = "d.csv"\nkeys = { input = "0:2", label = "2:3" }'):
+        text = base + f'\n[data]\n{data}\ninput = "a"\nlabel = "b"\n'
+        s = sc.load(write(tmp_path, text))
+        ds = runner.make_dataset(s)
+        assert np.array_equal(ds.arrays["a"], x) and np.array_equal(ds.arrays["b"], y)
+    np.savez(tmp_path / "p.npz", inputs=np.array([{"a": 1}] * 3, dtype=object), targets=y)
+    text = base + '\n[data]\nkind = "file"\npath = "p.npz"\n' \
+                  'keys = { input = "inputs", label = "targets" }\ninput = "a"\nlabel = "b"\n'
+    with pytest.raises(sc.ScenarioError) as err:
+        runner.make_dataset(sc.load(write(tmp_path, text)))
+    assert "data.path" in str(err.value) and "pickle" in str(err.value).lower()
