@@ -24,19 +24,20 @@ from .network import Network
 from .stimulus import Stimulus
 
 
-def workload(n_in: int, n_hidden: int, *, seed: int = 0):
+def workload(n_in: int, n_hidden: int, *, resolution: float = 0.0):
     common = {"dt": 0.05, "settle": 1e-3, "refresh": 1.0}
     pops = [PopulationSpec("input", n_in, **common),
             PopulationSpec("hidden", n_hidden, activation="tanh", prior=0.0, **common)]
     edges = [EdgeSpec("input", "hidden", w_init=Distribution("normal", std=1 / np.sqrt(n_in)),
                       b_init=Distribution("normal", std=1 / np.sqrt(n_in)),
                       delay=Distribution("uniform", low=0.05, high=0.2), eta_w=0.01, eta_b=0.01,
-                      lam_w=1e-3)]
+                      lam_w=1e-3, delay_resolution=resolution)]
     return build_graph(pops, edges)
 
 
-def measure_engine(n_in: int, n_hidden: int, samples: int, presentation: float) -> dict:
-    graph = workload(n_in, n_hidden)
+def measure_engine(n_in: int, n_hidden: int, samples: int, presentation: float,
+                   resolution: float = 0.0) -> dict:
+    graph = workload(n_in, n_hidden, resolution=resolution)
     tracemalloc.start()
     net = Network(graph, seed=0)
     _, peak = tracemalloc.get_traced_memory()
@@ -133,26 +134,33 @@ def measure_floor(senders: list[tuple[int, list[tuple[float, int]]]], duration: 
 def main(quick: bool = False) -> dict:
     sizes = [(25, 100), (50, 100)] if quick else [(25, 100), (50, 100), (100, 100)]
     samples, presentation = (3, 2.5) if quick else (2, 5.0)
-    print(f"asyncpc bench: {samples} random samples, {presentation:g} τ each, delays U[0.05, 0.2]")
-    header = (f"{'synapses':>9} {'deliveries/s':>13} {'floor/s':>10} {'ratio':>6} "
-              f"{'msg/sample':>11} {'wall/τ (s)':>10} {'µs/delivery':>11} {'B/synapse':>10}")
-    print(header)
+    print(f"asyncpc bench: {samples} random samples, {presentation:g} τ each, delays U[0.05, 0.2]"
+          " (exact, then rounded to a 0.01 grid: equal delays share one event)")
+    print(f"{'synapses':>9} {'delays':>7} {'deliveries/s':>13} {'floor/s':>10} {'ratio':>6} "
+          f"{'msg/sample':>11} {'wall/τ (s)':>10} {'µs/delivery':>11} {'B/synapse':>10}")
     rows = []
-    for n_in, n_hidden in sizes:
-        e = measure_engine(n_in, n_hidden, samples, presentation)
-        floor, resumed = measure_floor(e.pop("senders"), e["sim_time"],
-                                       max(0, e["neuron_updates"] - e["emissions"]))
-        # cost per delivery, engine over floor
-        row = {**e, "floor_wall": floor,
-               "ratio": (e["wall"] / e["delivered"]) / (floor / max(1, resumed)),
-               "deliveries_per_s": e["delivered"] / e["wall"],
-               "floor_deliveries_per_s": resumed / floor, "floor_resumptions": resumed,
-               "messages_per_sample": e["delivered"] / samples,
-               "wall_per_time_unit": e["wall"] / e["sim_time"],
-               "us_per_delivery": 1e6 * e["wall"] / e["delivered"]}
-        rows.append(row)
-        print(f"{row['synapses']:>9} {row['deliveries_per_s']:>13,.0f} "
-              f"{row['floor_deliveries_per_s']:>10,.0f} {row['ratio']:>6.2f} "
-              f"{row['messages_per_sample']:>11,.0f} {row['wall_per_time_unit']:>10.3f} "
-              f"{row['us_per_delivery']:>11.2f} {row['bytes_per_synapse']:>10,.0f}")
+    for resolution in (0.0, 0.01):
+        for n_in, n_hidden in sizes:
+            rows.append(_row(n_in, n_hidden, samples, presentation, resolution))
     return {"rows": rows}
+
+
+def _row(n_in: int, n_hidden: int, samples: int, presentation: float,
+         resolution: float) -> dict:
+    e = measure_engine(n_in, n_hidden, samples, presentation, resolution)
+    floor, resumed = measure_floor(e.pop("senders"), e["sim_time"],
+                                   max(0, e["neuron_updates"] - e["emissions"]))
+    row = {**e, "resolution": resolution, "floor_wall": floor,
+           # cost per delivery, engine over floor
+           "ratio": (e["wall"] / e["delivered"]) / (floor / max(1, resumed)),
+           "deliveries_per_s": e["delivered"] / e["wall"],
+           "floor_deliveries_per_s": resumed / floor, "floor_resumptions": resumed,
+           "messages_per_sample": e["delivered"] / samples,
+           "wall_per_time_unit": e["wall"] / e["sim_time"],
+           "us_per_delivery": 1e6 * e["wall"] / e["delivered"]}
+    print(f"{row['synapses']:>9} {'0.01' if resolution else 'exact':>7} "
+          f"{row['deliveries_per_s']:>13,.0f} {row['floor_deliveries_per_s']:>10,.0f} "
+          f"{row['ratio']:>6.2f} {row['messages_per_sample']:>11,.0f} "
+          f"{row['wall_per_time_unit']:>10.3f} {row['us_per_delivery']:>11.2f} "
+          f"{row['bytes_per_synapse']:>10,.0f}", flush=True)
+    return row

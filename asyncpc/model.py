@@ -111,6 +111,9 @@ class EdgeSpec:
     w_values, b_values : explicit initial matrices (override the distributions).
     delay : distribution of the prediction synapses' delays (time units).
     feedback_delay : distribution of the error synapses' delays; ``None`` = same as ``delay``.
+    delay_resolution : round every delay to a multiple of this (time units; 0 = exact). Synapses
+        of one neuron with equal delays share a channel, so one event wakes them all: coarser
+        = fewer events (faster for large networks), at the price of quantised delays.
     rule : feedback rule: hebbian, hebbian_raw, fixed or tied (non-local baseline).
     eta_w, eta_b : learning rates of ``W`` and ``B`` (per time unit).
     lam_w, lam_b : weight decay of ``W`` and ``B`` (per time unit; ``lam_b=None`` = ``lam_w``).
@@ -124,6 +127,7 @@ class EdgeSpec:
     b_values: tuple[tuple[float, ...], ...] | None = None
     delay: Distribution = field(default_factory=Distribution)
     feedback_delay: Distribution | None = None
+    delay_resolution: float = 0.0
     rule: str = "hebbian"
     eta_w: float = 0.0
     eta_b: float = 0.0

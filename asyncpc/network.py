@@ -154,6 +154,9 @@ class Network:
         d_w = spec.delay.sample_delays(rng_for(self.seed, "delay W", spec.name), shape)
         d_b = (spec.feedback_delay or spec.delay).sample_delays(
             rng_for(self.seed, "delay B", spec.name), shape[::-1])
+        if spec.delay_resolution > 0.0:
+            d_w, d_b = (np.round(d / spec.delay_resolution) * spec.delay_resolution
+                        for d in (d_w, d_b))
         eta_w, lam_w = (spec.eta_w, spec.lam_w) if self.plastic else (0.0, 0.0)
         eta_b, lam_b = (spec.feedback_eta, spec.feedback_lam) if self.plastic else (0.0, 0.0)
         env, counters = self.env, self.counters

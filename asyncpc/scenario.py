@@ -81,6 +81,8 @@ EDGE = {
     "b_values": Key("matrix", None, "explicit initial B (source × target)"),
     "delay": Key("dist", {"dist": "constant", "value": 0.0}, "delays of W synapses (time)"),
     "feedback_delay": Key("dist", None, "delays of B synapses (time; default: as delay)"),
+    "delay_resolution": Key("float", 0.0, "round delays to multiples of this; equal delays "
+                            "share one event (time; 0 = exact)", **NONNEG),
 }
 
 DIST = {
@@ -456,7 +458,8 @@ def build_model(data: dict) -> nx.DiGraph:
         edges.append(EdgeSpec(
             e["source"], e["target"], w_init=_dist(e["w_init"]), b_init=_dist(e["b_init"]),
             w_values=_tuple(e["w_values"]), b_values=_tuple(e["b_values"]),
-            delay=_dist(e["delay"]), feedback_delay=_dist(e["feedback_delay"]), rule=e["rule"],
+            delay=_dist(e["delay"]), feedback_delay=_dist(e["feedback_delay"]),
+            delay_resolution=e["delay_resolution"], rule=e["rule"],
             eta_w=e["eta_w"], eta_b=e["eta_w"] if e["eta_b"] is None else e["eta_b"],
             lam_w=e["lam"], lam_b=e["lam_b"]))
     return build_graph(pops, edges)

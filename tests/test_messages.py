@@ -97,3 +97,17 @@ def test_normal_delays_are_clipped_at_zero():
                                                                     (100_000,))
     assert d.min() == 0.0
     assert np.mean(d == 0.0) == pytest.approx(0.3085, abs=0.01)  # P(N(0.05, 0.1) < 0)
+
+
+def test_delay_resolution_rounds_delays_and_groups_synapses_into_shared_channels():
+    pops = [ap.PopulationSpec("s", 10), ap.PopulationSpec("t", 40)]
+    d = ap.Distribution("uniform", low=0.05, high=0.2)
+    exact = ap.Network(ap.build_graph(pops, [ap.EdgeSpec("s", "t", delay=d)]), seed=1)
+    grid = ap.Network(ap.build_graph(pops, [ap.EdgeSpec("s", "t", delay=d,
+                                                        delay_resolution=0.05)]), seed=1)
+    delays = np.concatenate([m.ravel() for m in grid.edges["s->t"].delays()])
+    assert np.allclose(delays / 0.05, np.round(delays / 0.05))
+    assert set(np.round(delays / 0.05).astype(int)) <= {1, 2, 3, 4}
+    channels = [len(n.axon.channels) for n in grid.populations["s"].neurons]
+    assert max(channels) <= 4  # at most one channel per grid value
+    assert min(len(n.axon.channels) for n in exact.populations["s"].neurons) == 40
