@@ -63,7 +63,7 @@ class Neuron:
 
     __slots__ = (
         "env", "k", "counters", "pop_counter", "theta", "dt", "jitter", "settle", "refresh",
-        "rng", "phase", "t", "wake", "incoming", "t_refresh", "event_driven", "traces",
+        "rng", "phase", "t", "wake", "incoming", "drifts", "t_refresh", "event_driven", "traces",
         "axon", "link", "process",
     )
 
@@ -84,6 +84,7 @@ class Neuron:
         self.t = 0.0
         self.wake: Event | None = None
         self.incoming: list[Synapse] = []  # plastic synapses sitting on this neuron
+        self.drifts = False  # does the neuron's own input drift while asleep (a learning bias)?
         self.t_refresh = 0.0
         self.event_driven = False
         self.traces: dict[tuple[str, float], Trace] = {}
@@ -144,7 +145,7 @@ class Neuron:
 
     def sleep(self, alarm: bool = True) -> None:
         self.wake = wake = Event(self.env)
-        if alarm and self.incoming and math.isfinite(self.refresh):
+        if alarm and (self.incoming or self.drifts) and math.isfinite(self.refresh):
             self.env.timeout(max(self.refresh, self.dt), wake).callbacks.append(_alarm)
 
     def refresh_synapses(self, t: float) -> None:
@@ -271,6 +272,7 @@ class ErrorNeuron(Neuron):
         self.event_driven = spec.tau_eps == 0.0
         self.b = spec.prior if spec.prior is not None else 0.0
         self.eta_bias = spec.eta_bias
+        self.drifts = spec.eta_bias != 0.0
         self.x_in = spec.x0
         self.mu_in = 0.0
         self.eps = 0.0

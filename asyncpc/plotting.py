@@ -7,6 +7,7 @@ Each ``plot_*`` function takes the traces (``traces.npz`` as a dict) and returns
 from __future__ import annotations
 
 import json
+import os
 import re
 import tomllib
 from collections.abc import Callable
@@ -191,16 +192,14 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
             if fig is None:
                 continue
             path = out / f"{kind}.png"
-            fig.savefig(path)
-            plt.close(fig)
+            _save(fig, path)
             written.append(path)
         gen = run_dir / "generated.npz"
         if gen.exists() and (kinds is None or "generated" in kinds):
             with np.load(gen, allow_pickle=False) as g:
                 images, titles, side = g["images"], list(g["titles"]), int(g["side"])
             fig = image_grid(images, titles, side)
-            fig.savefig(out / "generated.png")
-            plt.close(fig)
+            _save(fig, out / "generated.png")
             written.append(out / "generated.png")
     return written
 
@@ -243,8 +242,7 @@ def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]
             axes[0, 0].legend(fontsize=7)
         fig.tight_layout()
         path = out / "plots" / "over_time.png"
-        fig.savefig(path)
-        plt.close(fig)
+        _save(fig, path)
         written.append(path)
         finals = [m for m in metrics if m[0] != "accuracy"
                   or any(r.get("accuracy") not in (None, "") for r in rows)]
@@ -270,10 +268,17 @@ def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]
             fig.tight_layout()
             name = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
             path = out / "plots" / f"final_vs_{name}.png"
-            fig.savefig(path)
-            plt.close(fig)
+            _save(fig, path)
             written.append(path)
     return written
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    """Write to a temporary name, then rename: an interrupted write leaves no broken PNG."""
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
 
 
 def _number(text: str):

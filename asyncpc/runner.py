@@ -75,6 +75,16 @@ def make_dataset(scenario: Scenario) -> Dataset | None:
                                  f"{exc}"]) from None
     ds = ds.rename({"input": d["input"], "label": d["label"]})
     problems = []
+    cfg = scenario.data
+    needed = [("stimulus.clamp", n) for n in cfg["stimulus"]["clamp"]]
+    if cfg["evaluation"]["read"]:
+        needed += [("evaluation.clamp", n) for n in cfg["evaluation"]["clamp"]]
+        needed.append(("evaluation.read", cfg["evaluation"]["read"]))
+    for key, name in needed:
+        if name not in ds.arrays:
+            problems.append(f"{scenario.path}: {key}: the data set has no values for "
+                            f"{name!r}; it provides {', '.join(sorted(ds.arrays))} "
+                            "(see data.input and data.label)")
     for name, arr in ds.arrays.items():
         pop = scenario.data["populations"].get(name)
         if pop is not None and arr.shape[1] != pop["n"]:

@@ -169,3 +169,27 @@ def test_data_files_load_from_npz_and_csv_without_pickles(tmp_path):
     with pytest.raises(sc.ScenarioError) as err:
         runner.make_dataset(sc.load(write(tmp_path, text)))
     assert "data.path" in str(err.value) and "pickle" in str(err.value).lower()
+
+
+def test_clamping_a_population_the_data_does_not_provide_is_a_clear_error(tmp_path, capsys):
+    text = GOOD + '\n[data]\nkind = "xor"\ninput = "a"\nlabel = "b"\n' \
+        '[stimulus]\nclamp = ["a", "b"]\n[evaluation]\nclamp = ["a"]\nread = "a"\n'
+    text = text.replace("n = 3", "n = 1")
+    assert main(["run", str(write(tmp_path, text.replace('clamp = ["a", "b"]', 'clamp = ["b"]')
+                                  .replace('input = "a"', 'input = "x"'))),
+                 "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "data.input: no population named 'x'" in err
+    path = write(tmp_path, text.replace('label = "b"', 'label = "label"'))
+    assert main(["run", str(path), "--out", str(tmp_path / "r2"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "stimulus.clamp: the data set has no values for 'b'" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("verb", ["run", "plot", "validate", "show", "list", "bench", "sweep"])
+def test_every_verb_has_help(verb, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([verb, "--help"])
+    assert exc.value.code == 0
+    assert "usage: asyncpc" in capsys.readouterr().out
