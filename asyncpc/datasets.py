@@ -30,6 +30,14 @@ class Dataset:
     def rename(self, mapping: dict[str, str]) -> Dataset:
         return Dataset(self.name, {mapping.get(k, k): v for k, v in self.arrays.items()})
 
+    def split(self, n_test: int) -> tuple[Dataset, Dataset | None]:
+        """The first ``len − n_test`` samples, and the last ``n_test`` (or None)."""
+        if n_test <= 0:
+            return self, None
+        cut = len(self) - n_test
+        return (Dataset(self.name, {k: v[:cut] for k, v in self.arrays.items()}),
+                Dataset(f"{self.name} (test)", {k: v[cut:] for k, v in self.arrays.items()}))
+
 
 def xor(low: float = 0.0, high: float = 1.0) -> Dataset:
     """The four XOR patterns; ``input`` (4, 2) and ``label`` (4, 1) in {low, high}."""

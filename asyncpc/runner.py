@@ -65,7 +65,8 @@ def make_dataset(scenario: Scenario) -> Dataset | None:
     elif kind == "random":
         ds = random_patterns(d["count"], d["n"], rng=rng, low=d["low"], high=d["high"])
     elif kind == "teacher":
-        ds = teacher(d["count"], d["n_in"], d["n_hidden"], d["n_out"], rng=rng, noise=d["noise"])
+        ds = teacher(d["count"] + d["test_count"], d["n_in"], d["n_hidden"], d["n_out"], rng=rng,
+                     noise=d["noise"])
     else:
         base = scenario.path.parent if scenario.path else Path.cwd()
         try:
@@ -130,8 +131,11 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         prepare_out(out_dir, force)
-    dataset = make_dataset(scenario)
     data = scenario.data
+    dataset = make_dataset(scenario)
+    test_set = None
+    if dataset is not None and data["data"]["kind"] == "teacher":
+        dataset, test_set = dataset.split(data["data"]["test_count"])
     net = Network(scenario.graph(), seed=scenario.seed)
     stim_cfg, eval_cfg = data["stimulus"], data["evaluation"]
     stimulus = None
@@ -146,11 +150,15 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
                              "when there is no stimulus to take it from"])
     evaluator = None
     if dataset is not None and eval_cfg["read"]:
+        def score(ds: Dataset) -> float:
+            return evaluate(net, ds, clamp=eval_cfg["clamp"], read=eval_cfg["read"],
+                            settle=eval_cfg["settle"], readout=eval_cfg["readout"],
+                            threshold=eval_cfg["threshold"]).accuracy
+
         def evaluator() -> dict[str, float]:
-            out = {"accuracy": evaluate(net, dataset, clamp=eval_cfg["clamp"],
-                                        read=eval_cfg["read"], settle=eval_cfg["settle"],
-                                        readout=eval_cfg["readout"],
-                                        threshold=eval_cfg["threshold"]).accuracy}
+            out = {"accuracy": score(dataset)}
+            if test_set is not None:
+                out["test_accuracy"] = score(test_set)
             if eval_cfg["backprop"]:
                 out.update(backprop_alignment(net, dataset, data["data"], eval_cfg["settle"]))
             return out
@@ -251,7 +259,9 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
         "messages_per_sample": net.counters.delivered / samples if samples else None,
         "energy": {"initial": float(traces["energy"][0]), "final": float(sum(per.values())),
                    "final_per_population": per},
-        "accuracy": {"train": float(acc[-1]) if acc.size else None, "test": None},
+        "accuracy": {"train": float(acc[-1]) if acc.size else None,
+                     "test": float(traces["evaluation/test_accuracy"][-1])
+                     if "evaluation/test_accuracy" in traces else None},
         **({"backprop": {k.split("_", 1)[1]: float(traces[f"evaluation/{k}"][-1])
                          for k in ("backprop_angle_deg", "backprop_rel_error")}}
            if "evaluation/backprop_angle_deg" in traces else {}),

@@ -116,6 +116,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "n_hidden": Key("int", 8, "teacher: hidden units", min=1),
         "n_out": Key("int", 2, "teacher: outputs", min=1),
         "noise": Key("float", 0.0, "teacher: output noise std", **NONNEG),
+        "test_count": Key("int", 0, "teacher: held-out samples from the same teacher, scored "
+                          "as accuracy.test (never presented)", min=0),
         "low": Key("float", 0.0, "value of a binary 0"),
         "high": Key("float", 1.0, "value of a binary 1"),
         "path": Key("str", "", "file: .npz or .csv (relative to the scenario file)"),
@@ -506,3 +508,31 @@ def to_toml(data: dict) -> str:
         lines += [f"{k} = {_toml_value(v)}" for k, v in e.items() if v is not None]
         lines.append("")
     return "\n".join(lines)
+
+
+# -- documentation -----------------------------------------------------------------------------
+def reference_markdown() -> str:
+    """The scenario-key reference as Markdown tables (embedded in the README between the
+    ``<!-- keys -->`` markers; ``tests/test_scenario_files.py`` keeps the two identical)."""
+    def fmt(d: Any) -> str:
+        if d is None:
+            return "—"
+        if isinstance(d, dict):
+            return "`{" + ", ".join(f"{k} = {v!r}" for k, v in d.items()) + "}`" if d else "`{}`"
+        if isinstance(d, bool):
+            return "`true`" if d else "`false`"
+        return f'`"{d}"`' if isinstance(d, str) else f"`{d!r}`"
+
+    def table(title: str, schema: dict[str, Key]) -> list[str]:
+        rows = [title, "", "| key | default | meaning (unit) |", "|---|---|---|"]
+        rows += [f"| `{k}` | {fmt(v.default)} | {v.doc} |" for k, v in schema.items()]
+        return [*rows, ""]
+
+    out = table("**`[populations.NAME]`** — also allowed in `[defaults]`, which every "
+                "population inherits:", POPULATION)
+    out += table("**`[[edges]]`** — one table per edge `source → target`:", EDGE)
+    out += table("**Distributions** (`w_init`, `b_init`, `delay`, `feedback_delay`; a bare "
+                 "number means `constant`):", DIST)
+    for name in ("run", "data", "stimulus", "evaluation", "record"):
+        out += table(f"**`[{name}]`**", SECTIONS[name])
+    return "\n".join(out)

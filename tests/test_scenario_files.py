@@ -142,8 +142,10 @@ def test_python_m_and_console_script_agree():
 
 
 def test_readme_documents_every_scenario_key():
+    """The README's key reference is exactly the one generated from the schema."""
     from pathlib import Path
     readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "\n" + sc.reference_markdown() + "\n<!-- /keys -->" in readme
     for schema in (sc.POPULATION, sc.EDGE, sc.DIST, *sc.SECTIONS.values()):
         for key in schema:
             assert f"| `{key}` |" in readme, key
@@ -193,3 +195,56 @@ def test_every_verb_has_help(verb, capsys):
         main([verb, "--help"])
     assert exc.value.code == 0
     assert "usage: asyncpc" in capsys.readouterr().out
+
+
+def test_teacher_task_reports_held_out_test_accuracy(tmp_path):
+    """data.test_count samples come from the same teacher, are never presented, and are scored
+    as accuracy.test; a network that has not learned scores no better on them."""
+    text = """
+[run]
+seed = 0
+[populations.input]
+n = 3
+[populations.output]
+n = 1
+prior = 0.0
+eta_bias = 0.05
+[[edges]]
+source = "input"
+target = "output"
+eta_w = 0.05
+[data]
+kind = "teacher"
+count = 12
+test_count = 6
+n_in = 3
+n_hidden = 1
+n_out = 1
+label = "output"
+[stimulus]
+clamp = ["input", "output"]
+presentation = 10.0
+epochs = 20
+[evaluation]
+every = 600.0
+clamp = ["input"]
+read = "output"
+readout = "values"
+"""
+    from asyncpc import runner
+    result = runner.run(sc.load(write(tmp_path, text)))
+    s = result.summary
+    assert s["samples_presented"] == 12 * 20
+    assert s["accuracy"]["test"] is not None and s["accuracy"]["test"] >= 0.5
+    assert result.traces["evaluation/test_accuracy"].shape == result.traces["accuracy"].shape
+    untrained = runner.run(sc.load(write(tmp_path, text.replace("epochs = 20", "epochs = 0")
+                                         .replace("[run]", "[run]\nduration = 1.0"))))
+    assert untrained.summary["accuracy"]["test"] < s["accuracy"]["test"]
+
+
+def test_every_figure_the_readme_shows_exists():
+    import re
+    from pathlib import Path
+    root = Path(__file__).parent.parent
+    for path in re.findall(r"\((plots/[\w.-]+\.png)\)", (root / "README.md").read_text()):
+        assert (root / path).exists(), path
