@@ -18,17 +18,27 @@ from .scenario import ScenarioError, load
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 
 
+def scenario_dirs() -> list[Path]:
+    """Where shipped scenarios are looked up: beside the package (a checkout or an editable
+    install), then ``./scenarios``."""
+    return [d for d in (SCENARIO_DIR, Path.cwd() / "scenarios") if d.is_dir()]
+
+
 def find_scenario(name: str) -> Path:
     """A path, or the name of a shipped scenario (``xor`` → scenarios/xor.toml)."""
     p = Path(name)
     if p.exists() or p.suffix == ".toml":
         return p
-    shipped = SCENARIO_DIR / f"{name}.toml"
-    return shipped if shipped.exists() else p
+    for d in scenario_dirs():
+        if (d / f"{name}.toml").exists():
+            return d / f"{name}.toml"
+    raise ScenarioError([f"{name}: no such file, and no shipped scenario of that name "
+                         f"(see 'asyncpc list')"])
 
 
 def shipped_scenarios() -> list[Path]:
-    return sorted(SCENARIO_DIR.glob("*.toml"))
+    dirs = scenario_dirs()
+    return sorted(dirs[0].glob("*.toml")) if dirs else []
 
 
 def cmd_run(args) -> int:

@@ -96,6 +96,8 @@ def test_cli_reports_bad_scenario_with_exit_code_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "populations.b.n" in err and "Traceback" not in err
     assert main(["validate", str(tmp_path / "missing.toml")]) == 2
+    assert main(["validate", "no_such_scenario"]) == 2
+    assert "no shipped scenario of that name" in capsys.readouterr().err
     assert main(["validate", str(write(tmp_path, "this is = = not toml"))]) == 2
 
 
