@@ -44,10 +44,10 @@ def plan(grid, seeds: int) -> list[tuple[dict[str, str], int]]:
             for seed in range(seeds)]
 
 
-def _one(path: str, params: dict[str, str], seed: int, out: str) -> dict:
+def _one(path: str, params: dict[str, str], seed: int, out: str, fixed: list[str]) -> dict:
     """Run one grid point (in a worker process); never raises."""
     from .runner import run
-    sets = [f"{k}={v}" for k, v in params.items()] + [f"run.seed={seed}"]
+    sets = [*fixed, *(f"{k}={v}" for k, v in params.items()), f"run.seed={seed}"]
     try:
         result = run(load(path, sets), out=out, plots=False, force=True)
         return result.summary
@@ -71,10 +71,13 @@ def row(params: dict[str, str], seed: int, summary: dict, run_dir: Path) -> dict
 
 
 def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, workers: int,
-              out: str | Path, progress: bool = True) -> list[dict]:
+              out: str | Path, progress: bool = True, fixed: list[str] | None = None
+              ) -> list[dict]:
+    """Run the grid; ``fixed`` overrides (``key.path=value``) apply to every run."""
     path = Path(scenario)
     grid = parse_grid(grid_items)
-    load(path, [f"{k}={vals[0]}" for k, vals in grid])  # fail fast on bad keys
+    fixed = list(fixed or [])
+    load(path, [*fixed, *(f"{k}={vals[0]}" for k, vals in grid)])  # fail fast on bad keys
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     points = plan(grid, seeds)
@@ -90,9 +93,8 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     if progress and rows:
         print(f"resuming: {len(rows)} of {len(points)} runs already done", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(_one, str(path), params, seed, str(run_dir)): (j, params, seed,
-                                                                            run_dir)
-                   for j, params, seed, run_dir in todo}
+        futures = {pool.submit(_one, str(path), params, seed, str(run_dir), fixed):
+                   (j, params, seed, run_dir) for j, params, seed, run_dir in todo}
         for future in as_completed(futures):
             j, params, seed, run_dir = futures[future]
             summary = future.result()
@@ -125,7 +127,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 def cmd_sweep(args) -> int:
     from .cli import find_scenario
     rows = run_sweep(find_scenario(args.scenario), args.grid or [], seeds=args.seeds,
-                     workers=args.workers, out=args.out, progress=not args.quiet)
+                     workers=args.workers, out=args.out, progress=not args.quiet,
+                     fixed=args.set or [])
     ok = sum(r["status"] == "ok" for r in rows)
     print(f"{ok} of {len(rows)} runs ok; table: {Path(args.out) / 'sweep.csv'}")
     return 0 if ok == len(rows) else 1
@@ -136,6 +139,8 @@ def add_parser(sub) -> None:
     sp.add_argument("scenario", help="scenario file, or the name of a shipped scenario")
     sp.add_argument("--grid", action="append", metavar="KEY.PATH=V1,V2,...",
                     help="values of one scenario key (repeatable: cross product)")
+    sp.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                    help="an override applied to every run (repeatable)")
     sp.add_argument("--seeds", type=int, default=1, help="seeds 0..K-1 per condition")
     sp.add_argument("--workers", type=int, default=2, help="parallel worker processes")
     sp.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")

@@ -91,3 +91,15 @@ def test_correlation_of_entries_matches_its_definition():
     expected = np.sum((w - w.mean()) * (b - b.mean())) / np.sqrt(
         np.sum((w - w.mean()) ** 2) * np.sum((b - b.mean()) ** 2))
     assert symmetry(W, B)["corr"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_fixed_overrides_apply_to_every_run_of_a_sweep(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(SCEN)
+    rows = run_sweep(path, ["edges.0.eta_w=0.1,0.2"], seeds=1, workers=1, out=tmp_path / "sw",
+                     progress=False, fixed=["run.duration=0.5", "edges.*.rule=tied"])
+    import json
+    for r in rows:
+        s = json.loads((tmp_path / "sw" / r["run_dir"].split("/sw/")[1] / "summary.json")
+                       .read_text())
+        assert s["sim_time"] == 0.5 and s["symmetry"]["a->b"]["rule"] == "tied"
