@@ -1,7 +1,9 @@
 """Symmetry metrics against closed forms, and the sweep's table, failure handling and resume."""
 
 import csv
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,8 +100,6 @@ def test_fixed_overrides_apply_to_every_run_of_a_sweep(tmp_path):
     path.write_text(SCEN)
     rows = run_sweep(path, ["edges.0.eta_w=0.1,0.2"], seeds=1, workers=1, out=tmp_path / "sw",
                      progress=False, fixed=["run.duration=0.5", "edges.*.rule=tied"])
-    import json
     for r in rows:
-        s = json.loads((tmp_path / "sw" / r["run_dir"].split("/sw/")[1] / "summary.json")
-                       .read_text())
+        s = json.loads((Path(r["run_dir"]) / "summary.json").read_text())
         assert s["sim_time"] == 0.5 and s["symmetry"]["a->b"]["rule"] == "tied"
