@@ -118,10 +118,11 @@ def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     t = tr["t"]
     for e in edges:
-        line, = a1.plot(t, tr[f"symmetry/{e}/angle_deg"], lw=1.2, label=e)
-        nd = tr[f"symmetry/{e}/norm_diff"]
-        a2.semilogy(t, np.maximum(nd, 1e-300), lw=1.2, color=line.get_color(), label=e)
         spec = specs.get(e)
+        label = f"{e} (tied: NON-LOCAL)" if spec and spec["rule"] == "tied" else e
+        line, = a1.plot(t, tr[f"symmetry/{e}/angle_deg"], lw=1.2, label=label)
+        nd = tr[f"symmetry/{e}/norm_diff"]
+        a2.semilogy(t, np.maximum(nd, 1e-300), lw=1.2, color=line.get_color(), label=label)
         if spec and spec["rule"] == "hebbian" and spec.get("lam_b") in (None, spec["lam"]) \
                 and spec.get("eta_b") in (None, spec["eta_w"]) and nd.size:
             a2.semilogy(t, nd[0] * np.exp(-spec["lam"] * (t - t[0])), ls="--", lw=1,
