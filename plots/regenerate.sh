@@ -23,3 +23,7 @@ cp runs/study5/plots/over_time.png plots/study5_over_time.png
 asyncpc sweep xor --grid 'edges.*.rule=tied,hebbian,hebbian_raw,fixed' --seeds 3 --workers 2 \
   --out runs/study6 --quiet
 cp runs/study6/plots/over_time.png plots/study6_over_time.png
+asyncpc sweep xor --set 'edges.*.delay.dist=lognormal' --grid 'edges.*.delay.mean=0.01,0.05,0.2' \
+  --grid 'edges.*.delay.std=0.005,0.1' --grid 'populations.*.theta=0.01,0.05' \
+  --grid 'edges.*.lam=0,2e-4' --seeds 1 --workers 2 --out runs/study4x --quiet
+cp runs/study4x/plots/final_vs_edges_delay_mean.png plots/study4x_final_vs_delay.png
