@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from heapq import heappush
 
 import simpy
@@ -32,7 +32,7 @@ class Counters:
     delivered: int = 0  #: messages delivered to synapses and over local links
     neuron_updates: int = 0  #: integration steps and event-driven updates of neurons
     synapse_updates: int = 0  #: weight integrations performed by synapses
-    emitted: dict[str, int] = field(default_factory=dict)  #: messages sent, per population
+    # messages emitted are counted per population: neurons.PopulationCounter
 
 
 class Channel:

@@ -154,9 +154,6 @@ class Neuron:
             for syn in self.incoming:
                 syn.refresh(t)
 
-    def publish(self, t: float, values: dict[str, float]) -> None:
-        for (signal, _), trace in self.traces.items():
-            trace.set(t, values[signal])
 
 
 def _alarm(event: Event) -> None:
@@ -224,8 +221,8 @@ class RepresentationNeuron(Neuron):
     def set_state(self, t: float, x: float) -> None:
         self.x = x
         self.r = r = self.f(x)
-        if self.traces:
-            self.publish(t, {"x": x, "r": r})
+        for (signal, _), trace in self.traces.items():
+            trace.set(t, x if signal == "x" else r)
         if abs(r - self.r_sent) > self.theta:
             self.r_sent = r
             self.pop_counter.emitted += 1
@@ -319,8 +316,8 @@ class ErrorNeuron(Neuron):
 
     def set_state(self, t: float, eps: float) -> None:
         self.eps = eps
-        if self.traces:
-            self.publish(t, {"eps": eps})
+        for trace in self.traces.values():
+            trace.set(t, eps)
         if abs(eps - self.eps_sent) > self.theta:
             self.eps_sent = eps
             self.pop_counter.emitted += 1
