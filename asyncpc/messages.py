@@ -38,9 +38,10 @@ class Counters:
 class Channel:
     """Carries one neuron's output to the synapses that share one delay.
 
-    Synapse processes wait on :attr:`head`. Sending schedules the current head to trigger at
-    ``now + delay`` with ``(value, next_head)`` — exactly what a SimPy ``Timeout`` does — so one
-    heap event per message wakes the whole group, and the chain keeps every message in order.
+    Synapse processes wait on :attr:`head`. :meth:`Axon.send` schedules the current head to
+    trigger at ``now + delay`` with ``(value, next_head)`` — exactly what a SimPy ``Timeout``
+    does — so one heap event per message wakes the whole group, and the chain keeps every
+    message in order.
     """
 
     __slots__ = ("_env", "delay", "head", "fan_out")
@@ -50,13 +51,6 @@ class Channel:
         self.delay = delay
         self.head: Event = Event(env)
         self.fan_out = 0
-
-    def send(self, value: float) -> None:
-        event = self.head
-        self.head = Event(self._env)
-        event._ok = True
-        event._value = (value, self.head)
-        self._env.schedule(event, NORMAL, self.delay)
 
 
 class Axon:
@@ -81,8 +75,8 @@ class Axon:
         return ch
 
     def send(self, value: float) -> None:
-        """Send ``value`` down every channel: :meth:`Channel.send` inlined, because this loop is
-        the engine's hottest path (it pushes onto SimPy's queue as ``env.schedule`` does)."""
+        """Send ``value`` down every channel (see :class:`Channel`). This loop is the engine's
+        hottest path, so it pushes onto SimPy's queue directly, as ``env.schedule`` does."""
         if self.log is not None:
             self.log()
         env = self._env

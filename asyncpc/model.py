@@ -49,10 +49,6 @@ class Distribution:
     def sample_delays(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
         return np.maximum(self.sample(rng, shape), 0.0)
 
-    def minimum(self) -> float:
-        """The smallest value the distribution can produce (delays are clipped at 0)."""
-        return {"constant": self.value, "uniform": self.low}.get(self.kind, 0.0)
-
 
 @dataclass(frozen=True)
 class PopulationSpec:

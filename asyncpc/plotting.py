@@ -6,7 +6,6 @@ Each ``plot_*`` function takes the traces (``traces.npz`` as a dict) and returns
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tomllib
@@ -288,7 +287,3 @@ def _number(text: str):
     except ValueError:
         return text
 
-
-def summary_line(run_dir: str | Path) -> str:
-    s = json.loads((Path(run_dir) / "summary.json").read_text())
-    return f"{s['scenario']} seed {s['seed']}: {s['status']}"

@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .metrics import SYMMETRY_KEYS, feedback_angle, symmetry
+from .metrics import feedback_angle, symmetry
 from .network import Network
 
 
@@ -159,5 +159,3 @@ class Recorder:
         out["raster/populations"] = np.asarray(self.pop_names, dtype=str)
         return out
 
-
-SYMMETRY_SERIES = (*SYMMETRY_KEYS, "feedback_angle_deg")

@@ -39,7 +39,7 @@ class Synapse:
     """A plastic (or fixed) synapse: weight ``w``, delivered presynaptic value ``pre``."""
 
     __slots__ = ("env", "w", "pre", "t", "z", "c", "eta", "lam", "plastic", "site", "channel",
-                 "counters", "delay", "process")
+                 "counters", "process")
 
     def __init__(self, env: simpy.Environment, *, w: float, pre: float, eta: float, lam: float,
                  site: Site, channel: Channel, counters: Counters) -> None:
@@ -51,12 +51,16 @@ class Synapse:
         self.plastic = eta != 0.0 or lam != 0.0
         self.site = site
         self.channel = channel
-        self.delay = channel.delay
         self.counters = counters
         self.t = env.now
         self.z = site.trace_at(self.t)
         self.c = w * pre
         self.process: simpy.Process | None = None
+
+    @property
+    def delay(self) -> float:
+        """Transmission delay: that of the presynaptic channel the synapse listens to."""
+        return self.channel.delay
 
     def start(self) -> None:
         """Inject the initial current and start the process."""

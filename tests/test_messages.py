@@ -41,10 +41,10 @@ def test_message_arrives_at_exactly_send_time_plus_delay(delay):
 
 def test_run_until_does_not_process_events_at_the_horizon():
     env = simpy.Environment()
-    ch = Axon(env).channel(0.5)
+    axon = Axon(env)
     log = []
-    listener(env, ch, log)
-    ch.send(1.0)
+    listener(env, axon.channel(0.5), log)
+    axon.send(1.0)
     env.run(until=0.5)
     assert log == []
     env.run(until=0.75)
