@@ -10,8 +10,9 @@ from . import datasets  # noqa: E402
 from .datasets import Dataset  # noqa: E402
 from .evaluation import evaluate  # noqa: E402
 from .metrics import symmetry  # noqa: E402
+from .engines import ENGINES, Engine, Network, PopulationNetwork  # noqa: E402
+from .engines import build as build_network  # noqa: E402
 from .model import Distribution, EdgeSpec, PopulationSpec, build_graph, rng_for  # noqa: E402
-from .network import Network  # noqa: E402
 from .recording import Recorder  # noqa: E402
 from .runner import RunResult, run  # noqa: E402
 from .scenario import Scenario, ScenarioError  # noqa: E402
@@ -21,8 +22,11 @@ from .stimulus import Stimulus  # noqa: E402
 __all__ = [
     "Dataset",
     "Distribution",
+    "ENGINES",
     "EdgeSpec",
+    "Engine",
     "Network",
+    "PopulationNetwork",
     "PopulationSpec",
     "Recorder",
     "RunResult",
@@ -31,6 +35,7 @@ __all__ = [
     "Stimulus",
     "__version__",
     "build_graph",
+    "build_network",
     "datasets",
     "evaluate",
     "load_scenario",

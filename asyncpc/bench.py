@@ -20,7 +20,7 @@ from simpy.events import NORMAL, Event
 
 from .datasets import Dataset
 from .model import Distribution, EdgeSpec, PopulationSpec, build_graph, rng_for
-from .network import Network
+from .engines import Network
 from .stimulus import Stimulus
 
 

@@ -101,22 +101,25 @@ def cmd_validate(args) -> int:
 def cmd_show(args) -> int:
     import networkx as nx
 
-    from .network import Network
+    from .engines import build
     scenario = load(find_scenario(args.scenario), args.set)
-    net = Network(scenario.graph(), seed=scenario.seed)
+    net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
     print(f"{scenario.name}: {scenario.data['run']['description']}")
     print(f"{'population':<12}{'n':>6}  {'activation':<11}{'σ²':>6}  errors  clamped by stimulus")
     clamped = set(scenario.data["stimulus"]["clamp"])
-    for name, pop in net.populations.items():
-        print(f"{name:<12}{pop.spec.n:>6}  {pop.spec.activation:<11}{pop.spec.variance:>6g}  "
-              f"{'yes' if pop.has_errors else 'no':<7} {'yes' if name in clamped else 'no'}")
-    for name, edge in net.edges.items():
-        flag = " (NON-LOCAL)" if edge.nonlocal_feedback else ""
-        s = edge.spec
+    for name in net.population_names:
+        spec = net.spec(name)
+        print(f"{name:<12}{spec.n:>6}  {spec.activation:<11}{spec.variance:>6g}  "
+              f"{'yes' if net.has_errors(name) else 'no':<7} "
+              f"{'yes' if name in clamped else 'no'}")
+    for name in net.edge_names:
+        flag = " (NON-LOCAL)" if net.nonlocal_feedback(name) else ""
+        s = net.edge_spec(name)
+        n_syn = 2 * net.spec(s.source).n * net.spec(s.target).n
         print(f"edge {name}: rule {s.rule}{flag}, eta_w {s.eta_w:g}, eta_b {s.feedback_eta:g}, "
-              f"lam {s.lam_w:g}, synapses {2 * len(edge.W) * len(edge.W[0])}")
-    print(f"neurons {net.n_neurons}, synapses {net.n_synapses}, processes "
-          f"{net.n_neurons + net.n_synapses}, minimum delay {net.min_delay():g}")
+              f"lam {s.lam_w:g}, synapses {n_syn}")
+    print(f"engine {net.kind}: neurons {net.n_neurons}, synapses {net.n_synapses}, processes "
+          f"{net.n_processes}, minimum delay {net.min_delay():g}")
     if args.graphml:
         nx.write_graphml(net.neuron_graph(), args.graphml)
         print(f"neuron-level graph written to {args.graphml}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .datasets import Dataset
-from .network import Network
+from .engines import Engine
 from .stimulus import present
 
 READOUTS = ("argmax", "threshold", "values")
@@ -29,7 +29,7 @@ class Evaluation:
     mean_abs_error: float
 
 
-def evaluate(net: Network, dataset: Dataset, *, clamp: Sequence[str], read: str,
+def evaluate(net: Engine, dataset: Dataset, *, clamp: Sequence[str], read: str,
              settle: float, readout: str = "argmax", threshold: float = 0.5) -> Evaluation:
     """Score ``net`` on ``dataset`` without touching it.
 

@@ -14,9 +14,11 @@ import networkx as nx
 import numpy as np
 
 from .activations import ACTIVATIONS
-from .synapses import RULES
 
 DISTRIBUTIONS = ("constant", "uniform", "normal", "lognormal")
+#: feedback rules of the error synapses (SPEC §1); "tied" is non-local weight transport
+RULES = ("hebbian", "hebbian_raw", "fixed", "tied")
+NONLOCAL_RULES = frozenset({"tied"})
 
 
 @dataclass(frozen=True)

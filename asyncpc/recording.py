@@ -36,7 +36,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .metrics import feedback_angle, symmetry
-from .network import Network
+from .engines import Engine
 
 
 class Diverged(Exception):
@@ -56,7 +56,7 @@ class Recorder:
         ``accuracy`` and further scalars recorded as ``evaluation/KEY``.
     """
 
-    def __init__(self, net: Network, *, every: float, neurons: dict[str, list[int]] | None = None,
+    def __init__(self, net: Engine, *, every: float, neurons: dict[str, list[int]] | None = None,
                  raster: int = 0, raster_from: float = 0.0, max_energy: float = 1e8,
                  evaluate: Callable[[], float] | None = None, eval_every: float = 0.0) -> None:
         self.net = net
@@ -71,10 +71,10 @@ class Recorder:
         self.raster_cap = raster
         self.raster_from = raster_from
         self.raster: list[tuple[float, int, int]] = []
-        self.pop_names = list(net.populations)
+        self.pop_names = net.population_names
         self.last_emitted = {n: 0 for n in self.pop_names}
         self.last_delivered = 0
-        self.edges_with_feedback = [n for n, e in net.edges.items() if e.W and e.W[0]]
+        self.edges_with_feedback = net.edge_names
         if raster:
             self._attach_raster()
         net.env.process(self.run())
@@ -82,18 +82,12 @@ class Recorder:
             net.env.process(self.run_evaluations())
 
     def _attach_raster(self) -> None:
-        env = self.net.env
-        for code, pop in enumerate(self.net.populations.values()):
-            for neuron in [*pop.neurons, *pop.errors]:
-                neuron.axon.log = self._logger(env, code, neuron.k)
-
-    def _logger(self, env, code: int, k: int) -> Callable[[], None]:
         raster = self.raster
 
-        def log() -> None:
-            if env.now >= self.raster_from and len(raster) < self.raster_cap:
-                raster.append((env.now, code, k))
-        return log
+        def log(t: float, code: int, k: int) -> None:
+            if t >= self.raster_from and len(raster) < self.raster_cap:
+                raster.append((t, code, k))
+        self.net.on_emit(log)
 
     def run(self):
         while True:
@@ -124,20 +118,20 @@ class Recorder:
         for name, value in per.items():
             s[f"energy/{name}"].append(value)
         for name, idx in self.neurons.items():
-            pop = net.populations[name]
+            errors = net.has_errors(name)
             s[f"x/{name}"].append(net.x(name)[idx])
-            s[f"mu/{name}"].append(net.mu(name)[idx] if pop.has_errors else np.zeros(len(idx)))
-            s[f"eps/{name}"].append(net.eps(name)[idx] if pop.has_errors
-                                    else np.zeros(len(idx)))
+            s[f"mu/{name}"].append(net.mu(name)[idx] if errors else np.zeros(len(idx)))
+            s[f"eps/{name}"].append(net.eps(name)[idx] if errors else np.zeros(len(idx)))
         for name in self.edges_with_feedback:
             W, B = net.weights(name)
             for key, value in symmetry(W, B).items():
                 s[f"symmetry/{name}/{key}"].append(value)
-            eps = net.eps(net.edges[name].spec.target)
+            eps = net.eps(net.edge_spec(name).target)
             s[f"symmetry/{name}/feedback_angle_deg"].append(feedback_angle(W, B, eps))
-        for name, pop in net.populations.items():
-            s[f"messages/{name}"].append(pop.counter.emitted - self.last_emitted[name])
-            self.last_emitted[name] = pop.counter.emitted
+        for name in self.pop_names:
+            emitted = net.emitted(name)
+            s[f"messages/{name}"].append(emitted - self.last_emitted[name])
+            self.last_emitted[name] = emitted
         s["delivered"].append(net.counters.delivered - self.last_delivered)
         self.last_delivered = net.counters.delivered
         if not np.isfinite(total) or total > self.max_energy:

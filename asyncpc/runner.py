@@ -30,8 +30,8 @@ from . import __version__
 from .datasets import Dataset, bars, load, parity, random_patterns, teacher, xor
 from .evaluation import evaluate
 from .metrics import pc_vs_backprop, symmetry
+from .engines import Engine, build
 from .model import rng_for
-from .network import Network
 from .recording import Diverged, Recorder
 from .scenario import Scenario, ScenarioError, to_toml
 from .stimulus import Stimulus
@@ -43,7 +43,7 @@ class RunResult:
 
     summary: dict[str, Any]
     traces: dict[str, np.ndarray]
-    network: Network
+    network: Engine
     out: Path | None = None
     figures: list[Path] = field(default_factory=list)
 
@@ -136,7 +136,7 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     test_set = None
     if dataset is not None and data["data"]["kind"] == "teacher":
         dataset, test_set = dataset.split(data["data"]["test_count"])
-    net = Network(scenario.graph(), seed=scenario.seed)
+    net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
     stim_cfg, eval_cfg = data["stimulus"], data["evaluation"]
     stimulus = None
     if dataset is not None and stim_cfg["clamp"] and stim_cfg["epochs"] > 0:
@@ -210,7 +210,7 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     return result
 
 
-def backprop_alignment(net: Network, dataset: Dataset, d: dict, settle: float) -> dict:
+def backprop_alignment(net: Engine, dataset: Dataset, d: dict, settle: float) -> dict:
     """Mean angle and relative error between PC updates and backprop over the data set."""
     results = [pc_vs_backprop(net, dataset.sample(j), source=d["input"], target=d["label"],
                               settle=settle) for j in range(len(dataset))]
@@ -218,7 +218,7 @@ def backprop_alignment(net: Network, dataset: Dataset, d: dict, settle: float) -
             "backprop_rel_error": float(np.mean([r["rel_error"] for r in results]))}
 
 
-def generate(net: Network, dataset: Dataset, scenario: Scenario) -> dict:
+def generate(net: Engine, dataset: Dataset, scenario: Scenario) -> dict:
     """Clamp each sample's label on a frozen copy and read what it generates at the input."""
     d, settle = scenario.data["data"], scenario.data["evaluation"]["settle"]
     label, image = d["label"], d["input"]
@@ -238,15 +238,15 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
     samples = stimulus.presented if stimulus else 0
     acc = traces["accuracy"]
     sym = {}
-    for name, edge in net.edges.items():
-        if edge.W and edge.W[0]:
-            W, B = net.weights(name)
-            sym[name] = {**symmetry(W, B), "rule": edge.spec.rule,
-                         "nonlocal": edge.nonlocal_feedback}
+    for name in net.edge_names:
+        W, B = net.weights(name)
+        sym[name] = {**symmetry(W, B), "rule": net.edge_spec(name).rule,
+                     "nonlocal": net.nonlocal_feedback(name)}
     return {
         "scenario": scenario.name,
         "scenario_file": str(scenario.path) if scenario.path else None,
         "seed": scenario.seed,
+        "engine": net.kind,
         "status": status,
         "message": message,
         "sim_time": net.now,
@@ -254,7 +254,7 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
         "events": {"delivered": net.counters.delivered,
                    "neuron_updates": net.counters.neuron_updates,
                    "synapse_updates": net.counters.synapse_updates,
-                   "emitted": {n: p.counter.emitted for n, p in net.populations.items()}},
+                   "emitted": {n: net.emitted(n) for n in net.population_names}},
         "samples_presented": samples,
         "messages_per_sample": net.counters.delivered / samples if samples else None,
         "energy": {"initial": float(traces["energy"][0]), "final": float(sum(per.values())),
@@ -267,7 +267,8 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
            if "evaluation/backprop_angle_deg" in traces else {}),
         "symmetry": sym,
         "network": {"neurons": net.n_neurons, "synapses": net.n_synapses,
-                    "processes": net.n_neurons + net.n_synapses, "min_delay": net.min_delay()},
+                    "processes": net.n_processes,
+                    "min_delay": net.min_delay()},
         "version": __version__,
     }
 

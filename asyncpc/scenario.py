@@ -19,8 +19,7 @@ import networkx as nx
 
 from .activations import ACTIVATIONS
 from .evaluation import READOUTS
-from .model import DISTRIBUTIONS, Distribution, EdgeSpec, PopulationSpec, build_graph
-from .synapses import RULES
+from .model import DISTRIBUTIONS, RULES, Distribution, EdgeSpec, PopulationSpec, build_graph
 
 
 class ScenarioError(Exception):
@@ -101,6 +100,9 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "name": Key("str", "", "scenario name (default: file name)"),
         "description": Key("str", "", "one line: what the scenario shows"),
         "seed": Key("int", 0, "seed of every random stream", min=0),
+        "engine": Key("str", "unit", "unit (one process per neuron and synapse, the reference) "
+                      "or population (one process per population, for scale)",
+                      ("unit", "population")),
         "duration": Key("float", None, "simulated time (default: the stimulus's duration)",
                         **POS),
         "max_energy": Key("float", 1e8, "energy above which the run counts as diverged", **POS),
@@ -170,6 +172,10 @@ class Scenario:
     @property
     def seed(self) -> int:
         return self.data["run"]["seed"]
+
+    @property
+    def engine(self) -> str:
+        return self.data["run"]["engine"]
 
     def graph(self) -> nx.DiGraph:
         return build_model(self.data)

@@ -12,7 +12,7 @@ import numpy as np
 import simpy
 
 from .datasets import Dataset
-from .network import Network
+from .engines import Engine
 
 
 class Stimulus:
@@ -29,7 +29,7 @@ class Stimulus:
     rng : the stimulus's own random stream.
     """
 
-    def __init__(self, net: Network, dataset: Dataset, *, clamp: Sequence[str],
+    def __init__(self, net: Engine, dataset: Dataset, *, clamp: Sequence[str],
                  presentation: float, rng: np.random.Generator, jitter: float = 0.0,
                  epochs: int = 1, order: str = "sequential", reset: bool = False) -> None:
         self.net = net
@@ -74,12 +74,6 @@ class Stimulus:
             present(self.net, name, sample[name])
 
 
-def present(net: Network, name: str, values: np.ndarray) -> None:
+def present(net: Engine, name: str, values: np.ndarray) -> None:
     """Clamp the neurons of ``name`` to ``values``; ``nan`` entries are released (free)."""
-    for neuron, v in zip(net.populations[name].neurons, np.asarray(values, dtype=float),
-                         strict=True):
-        if np.isnan(v):
-            if neuron.clamped:
-                neuron.release()
-        else:
-            neuron.clamp(float(v))
+    net.clamp(name, values)

@@ -7,7 +7,7 @@ import pytest
 import simpy
 
 import asyncpc as ap
-from asyncpc.messages import Axon, Trace
+from asyncpc.engines.unit.messages import Axon, Trace
 
 
 def listener(env, channel, log):

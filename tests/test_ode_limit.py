@@ -44,7 +44,7 @@ def test_trajectories_converge_to_the_ode_as_the_step_shrinks():
         x_ref, w_ref, b_ref = reference_run(mats)
         err_x = np.max(np.abs(net.x("p1") - x_ref))
         err_w = max(np.max(np.abs(net.weights(f"p{j}->p{j + 1}")[0] - w_ref[j])) for j in (0, 1))
-        err_b = np.max(np.abs(net.populations["p1"].bias(net.now) - b_ref))
+        err_b = np.max(np.abs(net.bias("p1") - b_ref))
         errors.append(max(err_x, err_w, err_b))
     # first-order scheme: each halving of dt should cut the error by about 2
     assert errors[0] > errors[1] > errors[2]

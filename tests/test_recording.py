@@ -54,8 +54,8 @@ def test_recorded_energy_matches_an_independent_computation():
     W2, _ = net.weights("hidden->label")
     rec.sample()
     x_in, x_h, x_l = net.x("input"), net.x("hidden"), net.x("label")
-    b_h = net.populations["hidden"].bias(net.now)
-    b_l = net.populations["label"].bias(net.now)
+    b_h = net.bias("hidden")
+    b_l = net.bias("label")
     F = 0.5 * np.sum((x_h - b_h - W1 @ x_in) ** 2) + 0.5 * np.sum((x_l - b_l - W2 @ np.tanh(x_h))
                                                                  ** 2)
     assert rec.series["energy"][-1] == F or abs(rec.series["energy"][-1] - F) < 1e-12 * F

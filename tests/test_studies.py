@@ -8,7 +8,7 @@ from asyncpc import runner
 from asyncpc import scenario as sc
 from asyncpc.cli import SCENARIO_DIR
 from asyncpc.metrics import angle_bound_deg
-from asyncpc.network import Network
+from asyncpc.engines import Network
 
 EDGES = ("input->hidden", "hidden->output")
 

@@ -31,10 +31,6 @@ import simpy
 
 from .messages import Channel, Counters, Site
 
-RULES = ("hebbian", "hebbian_raw", "fixed", "tied")
-NONLOCAL_RULES = frozenset({"tied"})
-
-
 class Synapse:
     """A plastic (or fixed) synapse: weight ``w``, delivered presynaptic value ``pre``."""
 

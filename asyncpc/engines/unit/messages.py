@@ -18,21 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from heapq import heappush
 
 import simpy
 from simpy.events import NORMAL, Event
 
-
-@dataclass
-class Counters:
-    """Event counts of one network (observers read them; the engine only increments)."""
-
-    delivered: int = 0  #: messages delivered to synapses and over local links
-    neuron_updates: int = 0  #: integration steps and event-driven updates of neurons
-    synapse_updates: int = 0  #: weight integrations performed by synapses
-    # messages emitted are counted per population: neurons.PopulationCounter
+from ..base import Counters
 
 
 class Channel:

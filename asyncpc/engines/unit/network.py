@@ -1,4 +1,4 @@
-"""The builder: a model graph becomes neuron and synapse processes in one SimPy environment.
+"""The unit engine's builder: a model graph becomes one SimPy process per neuron and per synapse.
 
 Canonical creation order (it fixes the order of same-time events, see SPEC §2): populations in
 graph order, for each its representation neurons then its error neurons (by index); then edges
@@ -13,17 +13,17 @@ which never change the simulation.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import networkx as nx
 import numpy as np
 import simpy
 
-from .activations import activation
-from .messages import Counters, Link
-from .model import EdgeSpec, PopulationSpec, rng_for
+from ...model import EdgeSpec, PopulationSpec, rng_for
+from ..base import Counters, Engine, initial_weights, sampled_delays
+from .messages import Link
 from .neurons import ErrorNeuron, PopulationCounter, RepresentationNeuron
-from .synapses import NONLOCAL_RULES, ErrorSynapse, PredictionSynapse, TiedErrorSynapse
+from .synapses import ErrorSynapse, PredictionSynapse, TiedErrorSynapse
 
 
 class Population:
@@ -51,7 +51,6 @@ class Population:
             for rep, err in zip(self.neurons, self.errors, strict=True):
                 rep.link = Link(env, spec.local_delay, err.receive_x, counters)
                 err.link = Link(env, spec.local_delay, rep.receive_error, counters)
-        self.f = activation(spec.activation).f_array
 
     @property
     def has_errors(self) -> bool:
@@ -76,7 +75,6 @@ class Edge:
         self.name = spec.name
         self.W = W
         self.B = B
-        self.nonlocal_feedback = spec.rule in NONLOCAL_RULES
 
     def w(self, t: float) -> np.ndarray:
         return np.array([[s.weight_at(t) for s in row] for row in self.W])
@@ -89,17 +87,8 @@ class Edge:
                 np.array([[s.delay for s in row] for row in self.B]))
 
 
-def _initial_matrix(values, dist, rng, shape) -> np.ndarray:
-    if values is not None:
-        m = np.asarray(values, dtype=float)
-        if m.shape != shape:
-            raise ValueError(f"initial weights have shape {m.shape}, expected {shape}")
-        return m
-    return dist.sample(rng, shape)
-
-
-class Network:
-    """A running predictive-coding network.
+class Network(Engine):
+    """The unit engine: every neuron and every synapse its own SimPy process.
 
     Parameters
     ----------
@@ -110,6 +99,8 @@ class Network:
     biases : ``{population name: b}`` initial biases overriding the specs.
     env : the SimPy environment (a new one by default).
     """
+
+    kind = "unit"
 
     def __init__(self, graph: nx.DiGraph, *, seed: int = 0, plastic: bool = True,
                  weights: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
@@ -144,19 +135,8 @@ class Network:
         if override is not None:
             w0, b0 = (np.asarray(m, dtype=float) for m in override)
         else:
-            w0 = _initial_matrix(spec.w_values, spec.w_init, rng_for(self.seed, "W", spec.name),
-                                 shape)
-            if spec.b_values is None and spec.b_init is None:
-                b0 = w0.T.copy()
-            else:
-                b0 = _initial_matrix(spec.b_values, spec.b_init,
-                                     rng_for(self.seed, "B", spec.name), shape[::-1])
-        d_w = spec.delay.sample_delays(rng_for(self.seed, "delay W", spec.name), shape)
-        d_b = (spec.feedback_delay or spec.delay).sample_delays(
-            rng_for(self.seed, "delay B", spec.name), shape[::-1])
-        if spec.delay_resolution > 0.0:
-            d_w, d_b = (np.round(d / spec.delay_resolution) * spec.delay_resolution
-                        for d in (d_w, d_b))
+            w0, b0 = initial_weights(spec, shape, self.seed)
+        d_w, d_b = sampled_delays(spec, shape, self.seed)
         eta_w, lam_w = (spec.eta_w, spec.lam_w) if self.plastic else (0.0, 0.0)
         eta_b, lam_b = (spec.feedback_eta, spec.feedback_lam) if self.plastic else (0.0, 0.0)
         env, counters = self.env, self.counters
@@ -214,25 +194,25 @@ class Network:
                 neuron.start()
 
     # -- running and the world outside -------------------------------------------------------
-    @property
-    def now(self) -> float:
-        return self.env.now
-
     def run(self, until: float) -> None:
         """Advance the simulation to ``until`` (events at exactly ``until`` are not processed)."""
         self.env.run(until=until)
 
     def clamp(self, name: str, values) -> None:
-        values = np.broadcast_to(np.asarray(values, dtype=float), (self.populations[name].spec.n,))
-        for neuron, v in zip(self.populations[name].neurons, values, strict=True):
-            neuron.clamp(float(v))
+        pop = self.populations[name]
+        values = np.broadcast_to(np.asarray(values, dtype=float), (pop.spec.n,))
+        for neuron, v in zip(pop.neurons, values, strict=True):
+            if np.isnan(v):
+                if neuron.clamped:
+                    neuron.release()
+            else:
+                neuron.clamp(float(v))
 
     def release(self, name: str) -> None:
         for neuron in self.populations[name].neurons:
             neuron.release()
 
     def reset(self) -> None:
-        """Return every free representation neuron to its initial state ``x0``."""
         for pop in self.populations.values():
             for neuron in pop.neurons:
                 neuron.reset()
@@ -241,77 +221,50 @@ class Network:
     def x(self, name: str) -> np.ndarray:
         return self.populations[name].x()
 
-    def rates(self, name: str) -> np.ndarray:
-        pop = self.populations[name]
-        return pop.f(pop.x())
-
-    def mu(self, name: str) -> np.ndarray:
-        """Prediction ``b + Σ W r`` from the current weights and the current (undelayed) rates."""
-        t = self.env.now
-        pop = self.populations[name]
-        mu = pop.bias(t) if pop.has_errors else np.zeros(pop.spec.n)
-        for s, _ in self.graph.in_edges(name):
-            mu = mu + self.edges[f"{s}->{name}"].w(t) @ self.rates(s)
-        return mu
-
     def eps(self, name: str) -> np.ndarray:
         return self.populations[name].eps()
 
+    def bias(self, name: str) -> np.ndarray:
+        pop = self.populations[name]
+        return pop.bias(self.env.now) if pop.has_errors else np.zeros(pop.spec.n)
+
+    def has_errors(self, name: str) -> bool:
+        return self.populations[name].has_errors
+
+    def emitted(self, name: str) -> int:
+        return self.populations[name].counter.emitted
+
     def weights(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(W, B)`` of ``edge`` at the current time (W: target × source, B: source × target)."""
         e = self.edges[edge]
         return e.w(self.env.now), e.b(self.env.now)
 
-    def energy(self) -> tuple[float, dict[str, float]]:
-        """``F = Σ_t Σ_k (x_k − mu_k)² / (2 sigma2_t)``, total and per population."""
-        per = {}
-        for name, pop in self.populations.items():
-            if pop.has_errors:
-                d = self.x(name) - self.mu(name)
-                per[name] = float(d @ d / (2.0 * pop.spec.variance))
-        return float(sum(per.values())), per
+    def delays(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.edges[edge].delays()
 
     def frozen_copy(self, env: simpy.Environment | None = None) -> Network:
-        """A copy with the current weights and biases and no plasticity, in its own
-        environment (same seed, hence the same delays and clocks); its neurons start at x0."""
         t = self.env.now
-        copy = Network(self.graph, seed=self.seed, plastic=False, env=env,
+        return Network(self.graph, seed=self.seed, plastic=False, env=env,
                        weights={n: (e.w(t), e.b(t)) for n, e in self.edges.items()},
-                       biases={n: p.bias(t) for n, p in self.populations.items() if p.has_errors})
-        return copy
+                       biases={n: p.bias(t) for n, p in self.populations.items()
+                               if p.has_errors})
+
+    def on_emit(self, log: Callable[[float, int, int], None]) -> None:
+        env = self.env
+        for code, pop in enumerate(self.populations.values()):
+            for neuron in [*pop.neurons, *pop.errors]:
+                neuron.axon.log = _logger(env, log, code, neuron.k)
 
     @property
-    def n_synapses(self) -> int:
-        return sum(len(e.W) * len(e.W[0]) * 2 for e in self.edges.values() if e.W and e.W[0])
-
-    @property
-    def n_neurons(self) -> int:
-        return sum(len(p.neurons) + len(p.errors) for p in self.populations.values())
+    def n_processes(self) -> int:
+        return self.n_neurons + self.n_synapses
 
     def min_delay(self) -> float:
         delays = [d.min() for e in self.edges.values() for d in e.delays() if d.size]
         return float(min(delays)) if delays else 0.0
 
-    def neuron_graph(self) -> nx.DiGraph:
-        """The neuron-level network: one node per neuron, one edge per synapse or local link."""
-        g = nx.DiGraph()
-        for name, pop in self.populations.items():
-            for k in range(pop.spec.n):
-                g.add_node(f"{name}.x{k}", population=name, kind="representation", index=k)
-                if pop.has_errors:
-                    g.add_node(f"{name}.e{k}", population=name, kind="error", index=k)
-                    delay = pop.spec.local_delay
-                    g.add_edge(f"{name}.x{k}", f"{name}.e{k}", kind="local", delay=delay)
-                    g.add_edge(f"{name}.e{k}", f"{name}.x{k}", kind="local", delay=delay)
-        t = self.env.now
-        for e in self.edges.values():
-            s, tg = e.spec.source, e.spec.target
-            for k, row in enumerate(e.W):
-                for i, syn in enumerate(row):
-                    g.add_edge(f"{s}.x{i}", f"{tg}.e{k}", kind="prediction",
-                               weight=syn.weight_at(t), delay=syn.delay, rule="hebbian")
-            for i, row in enumerate(e.B):
-                for k, syn in enumerate(row):
-                    g.add_edge(f"{tg}.e{k}", f"{s}.x{i}", kind="error", weight=syn.weight_at(t),
-                               delay=syn.delay, rule=e.spec.rule)
-        return g
+
+def _logger(env: simpy.Environment, log: Callable[[float, int, int], None], code: int, k: int
+            ) -> Callable[[], None]:
+    def emitted() -> None:
+        log(env.now, code, k)
+    return emitted

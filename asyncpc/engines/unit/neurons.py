@@ -41,11 +41,11 @@ import numpy as np
 import simpy
 from simpy.events import Event
 
-from .activations import activation
+from ...activations import activation
 from .messages import Axon, Counters, Link, Site, Trace
 
 if TYPE_CHECKING:
-    from .model import PopulationSpec
+    from ...model import PopulationSpec
     from .synapses import Synapse
 
 

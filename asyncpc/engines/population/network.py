@@ -1,0 +1,555 @@
+"""The population engine: the model of SPEC §1 with one SimPy process per population.
+
+Symbols (SPEC §1): per population the vectors ``x``, ``r = f(x)``, ``eps`` and the bias ``b``;
+per edge ``s → t`` the prediction weights ``W`` (``n_t × n_s``), which sit on ``t``'s error
+neurons, and the feedback weights ``B`` (``n_s × n_t``), which sit on ``s``'s representation
+neurons.
+
+Synapses as matrices
+--------------------
+A :class:`Projection` holds the synapses of one edge in one direction, kept by the population
+they sit on (the postsynaptic one): ``W`` by the target, ``B`` by the source. Beside the
+weights it keeps ``pre``, the presynaptic values *as delivered*: entry ``(k, i)`` is the last
+signal of presynaptic neuron ``i`` that has reached synapse ``(k, i)``. Every synapse has its
+own delay, rounded to a grid: ``delay_resolution`` when it is set, otherwise the step ``dt`` of
+the population that sends the signal (a positive delay never rounds to 0). The synapses of a
+projection that share a delay form a group; an emission schedules one SimPy timeout per group
+and, on arrival, writes the sent values into that group's entries of ``pre``. When all synapses
+of a projection share one delay, ``pre`` is stored as a single row (all rows are equal) and the
+currents are matrix-vector products.
+
+Exact plasticity. ``dw/dt = eta · pre · post − lam · w`` with ``post`` the owner's own signal
+(``eps`` for ``W``; ``r``, or ``x`` for ``hebbian_raw``, for ``B``). A projection is integrated
+whenever either factor is about to change (the owner's step, clamp or reset; an arrival), so
+both are constant over every interval it integrates and the solution
+``w ← e^{−lam Δ} w + (eta/lam)(1 − e^{−lam Δ}) pre·post`` is exact. With zero delays, equal
+rates and ``theta = 0`` the ``W`` and ``B`` of an edge integrate the same product ``r_i eps_k``,
+so the Kolen–Pollack identity ``W − Bᵀ = e^{−lam t}(W₀ − B₀ᵀ)`` holds to rounding, as in the
+unit engine.
+
+Integration scheme
+------------------
+Each population steps on its own clock: a random phase in ``[0, dt)``, then steps of
+``dt · (1 + jitter · u)``, ``u ~ U(−1, 1)``. Nothing steps the whole network. At a step at time
+``t``, ``Δ`` after the previous one, the population
+
+1. integrates the synapses sitting on it and its bias (``db/dt = eta_b eps``) up to ``t``;
+2. computes the prediction ``mu = b + Σ_edges Σ_i W_ki pre_ki`` and the error target
+   ``(x − mu)/sigma2`` (error neurons with ``tau_eps > 0`` relax towards it exactly over ``Δ``);
+3. advances the free representation neurons by explicit Euler,
+   ``x ← x + Δ/tau_x · (−eps + f'(x) · Σ_k B_ik pre_ik)``;
+4. instantaneous error neurons (``tau_eps = 0``) then follow the new ``x`` (as the unit
+   engine's event-driven error neurons do);
+5. emits, per neuron, only the outputs that moved by more than ``theta`` (send-on-delta).
+
+Error neurons are thus recomputed on their population's clock, not at every arrival: the two
+engines differ by O(dt) and converge to the same ODE (``tests/test_engines.py``).
+
+Sleeping. When every free neuron's rate of change is at most ``settle`` (and clocked errors
+are settled too), the population holds its state and stops its clock until an arrival, a
+clamp or a reset wakes it; with plastic synapses or a learning bias it also sets an alarm
+``refresh`` time units ahead, as the unit engine's neurons do, because learning keeps changing
+its currents. Synapses and biases are integrated exactly over the sleep when it ends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+
+import networkx as nx
+import numpy as np
+import simpy
+from simpy.events import Event
+
+from ...activations import activation
+from ...model import EdgeSpec, PopulationSpec, rng_for
+from ..base import Counters, Engine, initial_weights, sampled_delays
+
+
+def grid_delays(delays: np.ndarray, grid: float) -> np.ndarray:
+    """Round ``delays`` to multiples of ``grid``; a positive delay becomes at least ``grid``."""
+    rounded = np.round(delays / grid) * grid
+    return np.where((delays > 0.0) & (rounded == 0.0), grid, rounded)
+
+
+class Projection:
+    """The synapses of one edge in one direction, held by the population they sit on.
+
+    Parameters
+    ----------
+    w : initial weights (postsynaptic × presynaptic).
+    pre : initial delivered presynaptic values (presynaptic vector).
+    delays : per-synapse delays (postsynaptic × presynaptic), already on the grid.
+    eta, lam : learning rate and decay (per time unit).
+    post : which signal of the owner is the postsynaptic factor: ``"eps"``, ``"r"`` or ``"x"``.
+    """
+
+    __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
+                 "owner", "counters", "_buf")
+
+    def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
+                 lam: float, post: str, t: float, counters: Counters) -> None:
+        self.w = np.array(w, dtype=float)
+        self.eta = eta
+        self.lam = lam
+        self.plastic = eta != 0.0 or lam != 0.0
+        self.post = post
+        self.t = t
+        self.counters = counters
+        self.twin: Projection | None = None  # rule "tied": B ≡ twinᵀ (non-local)
+        self.owner: PopulationState | None = None
+        values = np.unique(delays)
+        self.uniform = len(values) == 1
+        n_post, n_pre = self.w.shape
+        self.pre = np.tile(np.asarray(pre, dtype=float), (1 if self.uniform else n_post, 1))
+        self._buf = np.empty_like(self.w)
+        # groups: (delay, flat indices into pre, presynaptic column of each)
+        self.groups: list[tuple[float, np.ndarray | None, np.ndarray | None]] = []
+        if self.uniform:
+            self.groups.append((float(values[0]), None, None))
+        else:
+            for d in values:
+                flat = np.flatnonzero(delays == d)
+                self.groups.append((float(d), flat, flat % n_pre))
+
+    def advance(self, t: float, post: np.ndarray) -> None:
+        """Integrate the weights exactly up to ``t`` (both factors constant since ``self.t``)."""
+        span = t - self.t
+        self.t = t
+        if span <= 0.0 or not self.plastic:
+            return
+        self.counters.synapse_updates += self.w.size
+        G = np.multiply(post[:, None], self.pre, out=self._buf)
+        if self.lam == 0.0:
+            G *= self.eta * span
+            self.w += G
+        else:
+            decay = math.exp(-self.lam * span)
+            G *= self.eta * (1.0 - decay) / self.lam
+            self.w *= decay
+            self.w += G
+
+    def weight_at(self, t: float, post: np.ndarray) -> np.ndarray:
+        """The weights at ``t ≥ self.t`` without changing any state (for observers)."""
+        if self.twin is not None:
+            return self.twin.weight_at(t, self.twin.owner.signal("eps")).T
+        span = t - self.t
+        if span <= 0.0 or not self.plastic:
+            return self.w.copy()
+        G = post[:, None] * self.pre
+        if self.lam == 0.0:
+            return self.w + self.eta * span * G
+        decay = math.exp(-self.lam * span)
+        return decay * self.w + self.eta * (1.0 - decay) / self.lam * G
+
+    def current(self, t: float) -> np.ndarray:
+        """``Σ_i w_ki pre_ki`` for every postsynaptic neuron ``k`` (weights as of ``t``)."""
+        w = self.twin.weight_at(t, self.twin.owner.signal("eps")).T if self.twin else self.w
+        if self.uniform:
+            return w @ self.pre[0]
+        return np.einsum("ij,ij->i", w, self.pre)
+
+    def receive(self, flat: np.ndarray | None, cols: np.ndarray | None, values: np.ndarray,
+                sent: np.ndarray) -> int:
+        """Write the sent presynaptic ``values`` into one group's entries; return how many
+        synapses received a message."""
+        if flat is None:
+            self.pre[0, sent] = values[sent]
+            return int(np.count_nonzero(sent)) * self.w.shape[0]
+        m = sent[cols]
+        sel = flat[m]
+        np.put(self.pre, sel, values[cols[m]])
+        return len(sel)
+
+
+class PopulationState:
+    """The neurons of one population: vectors ``x``, ``r``, ``eps``, ``b`` and their clock."""
+
+    def __init__(self, net: PopulationNetwork, spec: PopulationSpec, *, has_errors: bool,
+                 code: int, bias: np.ndarray | None = None) -> None:
+        self.net = net
+        self.env = net.env
+        self.spec = spec
+        self.name = spec.name
+        self.code = code
+        self.has_errors = has_errors
+        n = spec.n
+        act = activation(spec.activation)
+        self.f, self.fprime = act.f_array, act.fprime_array
+        self.x = np.full(n, float(spec.x0))
+        self.r = self.f(self.x)
+        self.b = np.zeros(n) if bias is None else np.array(bias, dtype=float)
+        if bias is None and spec.prior is not None:
+            self.b[:] = spec.prior
+        self.eta_bias = spec.eta_bias if has_errors else 0.0
+        self.eps = np.zeros(n)
+        self.clamped = np.zeros(n, dtype=bool)
+        self.x_in = self.x.copy()  # x as seen by the column's error neuron (local link)
+        self.eps_own = np.zeros(n)  # eps as seen by the column's representation neuron
+        self.r_sent = self.r.copy()
+        self.x_sent = self.x.copy()
+        self.eps_sent = np.zeros(n)
+        self.incoming: list[Projection] = []  # W of the edges into this population
+        self.feedback: list[Projection] = []  # B of the edges out of it
+        self.out_r: list[Projection] = []  # projections elsewhere that receive r
+        self.out_eps: list[Projection] = []  # projections elsewhere that receive eps
+        self.rng = rng_for(net.seed, "population clock", spec.name)
+        self.phase = float(self.rng.uniform(0.0, spec.dt))
+        self.t = 0.0  # time of the last step (the state's time)
+        self.t_b = 0.0  # time up to which the bias is integrated
+        self.wake: Event | None = None
+        self.drifts = False  # do plastic synapses or a learning bias change its inputs asleep?
+        self.emitted = 0
+        self.log: Callable[[float, int, int], None] | None = None
+        self.process: simpy.Process | None = None
+
+    # -- signals -----------------------------------------------------------------------------
+    def signal(self, name: str) -> np.ndarray:
+        return self.eps if name == "eps" else self.x if name == "x" else self.r
+
+    def bias_at(self, t: float) -> np.ndarray:
+        return self.b + self.eta_bias * self.eps * (t - self.t_b)
+
+
+    def integrate(self, t: float) -> None:
+        """Bring every synapse sitting on this population and its bias up to ``t``."""
+        for p in self.incoming:
+            p.advance(t, self.eps)
+        for p in self.feedback:
+            p.advance(t, self.signal(p.post))
+        if self.eta_bias != 0.0 and t != self.t_b:
+            self.b += self.eta_bias * self.eps * (t - self.t_b)
+        self.t_b = t
+
+    # -- process -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.process = self.env.process(self.run())
+
+    def run(self):
+        env = self.env
+        yield env.timeout(self.phase)
+        self.t = env.now
+        while True:
+            if self.wake is not None:
+                yield self.wake
+                self.wake = None
+                self.t = env.now  # the state was held while asleep
+            yield env.timeout(self.step())
+            self.update(env.now)
+
+    def step(self) -> float:
+        spec = self.spec
+        if spec.jitter == 0.0:
+            return spec.dt
+        return spec.dt * (1.0 + spec.jitter * (2.0 * self.rng.random() - 1.0))
+
+    def poke(self) -> None:
+        wake = self.wake
+        if wake is not None and not wake.triggered:
+            wake.succeed()
+
+    def sleep(self) -> None:
+        self.wake = wake = Event(self.env)
+        refresh = self.spec.refresh
+        if self.drifts and math.isfinite(refresh):
+            self.env.timeout(max(refresh, self.spec.dt), wake).callbacks.append(_alarm)
+
+    def update(self, t: float) -> None:
+        spec = self.spec
+        span = t - self.t
+        self.t = t
+        self.net.counters.neuron_updates += spec.n * (2 if self.has_errors else 1)
+        self.integrate(t)
+        instant = spec.tau_eps == 0.0
+        local = spec.local_delay == 0.0
+        eps_settled = True
+        if self.has_errors:
+            mu = self.prediction(t)
+            target = (self.x_in if not local else self.x) - mu
+            target /= spec.variance
+            if instant:
+                eps_next = target
+            else:
+                eps_next = target + (self.eps - target) * math.exp(
+                    -spec.variance * span / spec.tau_eps)
+                eps_settled = (float(np.max(np.abs(target - self.eps))) * spec.variance
+                               <= spec.settle * spec.tau_eps)
+        free = ~self.clamped
+        moving = bool(free.any())
+        if moving:
+            drive = np.zeros(spec.n)
+            for p in self.feedback:
+                drive += p.current(t)
+            eps_own = self.eps_own if not local else (eps_next if self.has_errors else 0.0)
+            rate = (self.fprime(self.x) * drive - eps_own) / spec.tau_x
+            rate[self.clamped] = 0.0
+            moving = float(np.max(np.abs(rate))) > spec.settle
+        if not moving and eps_settled:
+            if self.has_errors and instant:
+                self.set_eps(t, eps_next)
+            self.sleep()
+            return
+        if moving:
+            x = self.x + span * rate
+            x[self.clamped] = self.x[self.clamped]
+            self.set_x(t, x)
+        if self.has_errors:
+            if instant and local:
+                eps_next = (self.x - mu) / spec.variance
+            self.set_eps(t, eps_next)
+
+    def prediction(self, t: float) -> np.ndarray:
+        """``mu = b + Σ W pre`` as the error neurons see it (synapses integrated to ``t``)."""
+        mu = self.b.copy()
+        for p in self.incoming:
+            mu += p.current(t)
+        return mu
+
+    def follow(self, t: float) -> None:
+        """Instantaneous error neurons of a column without local delay follow a change of
+        ``x`` at once (the unit engine's event-driven error neurons do the same)."""
+        spec = self.spec
+        if self.has_errors and spec.tau_eps == 0.0 and spec.local_delay == 0.0:
+            self.set_eps(t, (self.x - self.prediction(t)) / spec.variance)
+
+    # -- state changes and emissions -----------------------------------------------------------
+    def set_x(self, t: float, x: np.ndarray) -> None:
+        self.x = x
+        self.r = r = self.f(x)
+        theta = self.spec.theta
+        sent = np.abs(r - self.r_sent) > theta
+        if sent.any():
+            self.r_sent[sent] = r[sent]
+            self._emit(t, sent, self.r_sent.copy(), self.out_r)
+        if self.has_errors:
+            moved = np.abs(x - self.x_sent) > theta
+            if moved.any():
+                self.x_sent[moved] = x[moved]
+                self.net.counters.delivered += int(np.count_nonzero(moved))  # the local link
+                if self.spec.local_delay > 0.0:
+                    self._local(self.x_in, self.x_sent.copy(), moved)
+
+    def set_eps(self, t: float, eps: np.ndarray) -> None:
+        self.eps = eps
+        sent = np.abs(eps - self.eps_sent) > self.spec.theta
+        if sent.any():
+            self.eps_sent[sent] = eps[sent]
+            values = self.eps_sent.copy()
+            self._emit(t, sent, values, self.out_eps)
+            self.net.counters.delivered += int(np.count_nonzero(sent))  # the local link
+            if self.spec.local_delay > 0.0:
+                self._local(self.eps_own, values, sent)
+
+    def _emit(self, t: float, sent: np.ndarray, values: np.ndarray,
+              targets: list[Projection]) -> None:
+        self.emitted += int(np.count_nonzero(sent))
+        if self.log is not None:
+            for k in np.flatnonzero(sent):
+                self.log(t, self.code, int(k))
+        env = self.env
+        for proj in targets:
+            for delay, flat, cols in proj.groups:
+                if delay == 0.0:
+                    _deliver(proj, flat, cols, values, sent)
+                else:
+                    env.timeout(delay, (proj, flat, cols, values, sent)).callbacks.append(
+                        _arrive)
+
+    def _local(self, dest: np.ndarray, values: np.ndarray, sent: np.ndarray) -> None:
+        """Send over the column's own link (delay ``local_delay``) into ``dest``."""
+        self.env.timeout(self.spec.local_delay, (self, dest, values, sent)).callbacks.append(
+            _arrive_local)
+
+    # -- the world outside ------------------------------------------------------------------
+    def clamp(self, values: np.ndarray) -> None:
+        now = self.env.now
+        free = np.isnan(values)
+        self.clamped = ~free
+        x = np.where(free, self.x, values)
+        if not np.array_equal(x, self.x):
+            self.integrate(now)
+            self.set_x(now, x)
+            self.follow(now)
+        self.poke()
+
+    def release(self) -> None:
+        self.clamped[:] = False
+        self.t = self.env.now
+        self.poke()
+
+    def reset(self) -> None:
+        now = self.env.now
+        x = np.where(self.clamped, self.x, self.spec.x0)
+        if not np.array_equal(x, self.x):
+            self.integrate(now)
+            self.set_x(now, x)
+            self.follow(now)
+            self.poke()
+
+
+def _deliver(proj: Projection, flat, cols, values: np.ndarray, sent: np.ndarray) -> None:
+    owner = proj.owner
+    proj.advance(owner.env.now, owner.signal(proj.post))
+    owner.net.counters.delivered += proj.receive(flat, cols, values, sent)
+    owner.poke()
+
+
+def _arrive(event: Event) -> None:
+    _deliver(*event.value)
+
+
+def _arrive_local(event: Event) -> None:
+    pop, dest, values, sent = event.value
+    dest[sent] = values[sent]
+    pop.poke()
+
+
+def _alarm(event: Event) -> None:
+    wake = event.value
+    if not wake.triggered:
+        wake.succeed()
+
+
+class PopulationNetwork(Engine):
+    """The population engine: one SimPy process per population (same parameters as
+    :class:`~asyncpc.engines.unit.Network`)."""
+
+    kind = "population"
+
+    def __init__(self, graph: nx.DiGraph, *, seed: int = 0, plastic: bool = True,
+                 weights: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                 biases: Mapping[str, np.ndarray] | None = None,
+                 env: simpy.Environment | None = None) -> None:
+        self.graph = graph
+        self.seed = seed
+        self.plastic = plastic
+        self.env = env if env is not None else simpy.Environment()
+        self.counters = Counters()
+        weights = weights or {}
+        biases = biases or {}
+        self.populations: dict[str, PopulationState] = {}
+        for code, (name, data) in enumerate(graph.nodes(data=True)):
+            spec: PopulationSpec = data["spec"]
+            if not plastic:
+                spec = dataclasses.replace(spec, eta_bias=0.0)
+            has_errors = graph.in_degree(name) > 0 or spec.prior is not None
+            self.populations[name] = PopulationState(self, spec, has_errors=has_errors,
+                                                     code=code, bias=biases.get(name))
+        self.edges: dict[str, tuple[Projection, Projection]] = {}
+        for _, _, data in graph.edges(data=True):
+            spec: EdgeSpec = data["spec"]
+            self.edges[spec.name] = self._build_edge(spec, weights.get(spec.name))
+        self._start()
+
+    def _grid(self, spec: EdgeSpec, sender: str) -> float:
+        step = self.spec(sender).dt
+        if spec.delay_resolution > step:
+            raise ValueError(f"edge {spec.name}: delay_resolution {spec.delay_resolution:g} is "
+                             f"coarser than the step dt = {step:g} of population {sender!r}")
+        return spec.delay_resolution or step
+
+    def edge_delays(self, spec: EdgeSpec) -> tuple[np.ndarray, np.ndarray]:
+        shape = (self.spec(spec.target).n, self.spec(spec.source).n)
+        d_w, d_b = sampled_delays(spec, shape, self.seed)
+        return (grid_delays(d_w, self._grid(spec, spec.source)),
+                grid_delays(d_b, self._grid(spec, spec.target)))
+
+    def _build_edge(self, spec: EdgeSpec, override) -> tuple[Projection, Projection]:
+        src, tgt = self.populations[spec.source], self.populations[spec.target]
+        shape = (tgt.spec.n, src.spec.n)
+        if override is not None:
+            w0, b0 = (np.asarray(m, dtype=float) for m in override)
+        else:
+            w0, b0 = initial_weights(spec, shape, self.seed)
+        d_w, d_b = self.edge_delays(spec)
+        eta_w, lam_w = (spec.eta_w, spec.lam_w) if self.plastic else (0.0, 0.0)
+        eta_b, lam_b = (spec.feedback_eta, spec.feedback_lam) if self.plastic else (0.0, 0.0)
+        t0 = self.env.now
+        W = Projection(w0, src.r, d_w, eta=eta_w, lam=lam_w, post="eps", t=t0,
+                       counters=self.counters)
+        post = "x" if spec.rule == "hebbian_raw" else "r"
+        B = Projection(b0 if spec.rule != "tied" else w0.T, np.zeros(tgt.spec.n), d_b,
+                       eta=eta_b, lam=lam_b, post=post, t=t0, counters=self.counters)
+        if spec.rule == "tied":
+            B.twin = W
+            B.plastic = False
+        W.owner, B.owner = tgt, src
+        tgt.incoming.append(W)
+        src.feedback.append(B)
+        src.out_r.append(W)
+        tgt.out_eps.append(B)
+        return W, B
+
+    def _start(self) -> None:
+        """Make the initial state consistent (no messages needed at t = 0), then start."""
+        t = self.env.now
+        for pop in self.populations.values():
+            if pop.has_errors:
+                mu = pop.b + sum((p.current(t) for p in pop.incoming), np.zeros(pop.spec.n))
+                pop.eps = (pop.x - mu) / pop.spec.variance
+                pop.eps_sent = pop.eps.copy()
+                pop.eps_own = pop.eps.copy()
+        for pop in self.populations.values():
+            for p in pop.out_eps:
+                p.pre[:] = pop.eps[None, :]
+        for pop in self.populations.values():
+            pop.drifts = pop.eta_bias != 0.0 or any(
+                p.plastic for p in (*pop.incoming, *pop.feedback))
+            pop.t = pop.t_b = t
+            pop.start()
+
+    # -- the interface -------------------------------------------------------------------------
+    def run(self, until: float) -> None:
+        self.env.run(until=until)
+
+    def clamp(self, name: str, values) -> None:
+        pop = self.populations[name]
+        pop.clamp(np.array(np.broadcast_to(np.asarray(values, dtype=float), (pop.spec.n,))))
+
+    def release(self, name: str) -> None:
+        self.populations[name].release()
+
+    def reset(self) -> None:
+        for pop in self.populations.values():
+            pop.reset()
+
+    def x(self, name: str) -> np.ndarray:
+        return self.populations[name].x.copy()
+
+    def eps(self, name: str) -> np.ndarray:
+        pop = self.populations[name]
+        return pop.eps.copy() if pop.has_errors else np.zeros(0)
+
+    def bias(self, name: str) -> np.ndarray:
+        pop = self.populations[name]
+        return pop.bias_at(self.env.now) if pop.has_errors else np.zeros(pop.spec.n)
+
+    def has_errors(self, name: str) -> bool:
+        return self.populations[name].has_errors
+
+    def emitted(self, name: str) -> int:
+        return self.populations[name].emitted
+
+    def weights(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
+        W, B = self.edges[edge]
+        t = self.env.now
+        return W.weight_at(t, W.owner.eps), B.weight_at(t, B.owner.signal(B.post))
+
+    def delays(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.edge_delays(self.edge_spec(edge))
+
+    def frozen_copy(self, env: simpy.Environment | None = None) -> PopulationNetwork:
+        return PopulationNetwork(
+            self.graph, seed=self.seed, plastic=False, env=env,
+            weights={n: self.weights(n) for n in self.edges},
+            biases={n: self.bias(n) for n, p in self.populations.items() if p.has_errors})
+
+    def on_emit(self, log: Callable[[float, int, int], None]) -> None:
+        for pop in self.populations.values():
+            pop.log = log
+
+    def min_delay(self) -> float:
+        delays = [d.min() for e in self.edge_names for d in self.delays(e) if d.size]
+        return float(min(delays)) if delays else 0.0
