@@ -30,6 +30,12 @@ class Dataset:
     def rename(self, mapping: dict[str, str]) -> Dataset:
         return Dataset(self.name, {mapping.get(k, k): v for k, v in self.arrays.items()})
 
+    def head(self, n: int) -> Dataset:
+        """The first ``n`` samples (all when ``n`` is 0 or larger than the set)."""
+        if n <= 0 or n >= len(self):
+            return self
+        return Dataset(self.name, {k: v[:n] for k, v in self.arrays.items()})
+
     def split(self, n_test: int) -> tuple[Dataset, Dataset | None]:
         """The first ``len − n_test`` samples, and the last ``n_test`` (or None)."""
         if n_test <= 0:
@@ -86,6 +92,66 @@ def teacher(count: int, n_in: int, n_hidden: int, n_out: int, *, rng: np.random.
     x = rng.normal(0, 1, (count, n_in))
     y = np.tanh(x @ W1.T) @ W2.T + noise * rng.normal(0, 1, (count, n_out))
     return Dataset("teacher", {"input": x, "label": y})
+
+
+#: samples of each real data set held out for testing (a fixed split, the same for every run)
+DIGITS_TEST = 540
+MNIST1D_SAMPLES, MNIST1D_TEST = 5000, 1000
+
+
+def one_hot(classes: np.ndarray, n: int, low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """Class indices as one-hot rows of length ``n`` in {low, high}."""
+    return np.where(np.eye(n, dtype=bool)[classes], high, low)
+
+
+def digits(low: float = 0.0, high: float = 1.0) -> tuple[Dataset, Dataset]:
+    """scikit-learn's bundled 8×8 handwritten digits (1,797 images; no download).
+
+    Inputs are the 64 pixel intensities scaled from 0…16 to 0…1; labels are one-hot over the
+    10 classes in {low, high}. The split into 1,257 training and 540 test images is fixed
+    (a permutation drawn from a constant seed, independent of the run's seed), so every run
+    and every seed is scored on the same held-out digits.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise ImportError("data kind 'digits' needs scikit-learn: "
+                          "pip install 'asyncpc[data]'") from exc
+    raw = load_digits()
+    order = np.random.default_rng(1797).permutation(len(raw.target))
+    x = raw.data[order] / 16.0
+    y = one_hot(raw.target[order], 10, low, high)
+    cut = len(x) - DIGITS_TEST
+    return (Dataset("digits", {"input": x[:cut], "label": y[:cut]}),
+            Dataset("digits (test)", {"input": x[cut:], "label": y[cut:]}))
+
+
+def mnist1d(low: float = 0.0, high: float = 1.0) -> tuple[Dataset, Dataset]:
+    """MNIST-1D (Greydanus 2020): 5,000 one-dimensional digit signals of length 40, generated
+    locally by the ``mnist1d`` package's ``make_dataset`` with its published default arguments
+    (never its downloader), split as the package does: 4,000 training, 1,000 test. Inputs are
+    standardised by the generator (mean 0, std 1); labels one-hot in {low, high}."""
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError as exc:
+        raise ImportError("data kind 'mnist1d' needs the mnist1d package: "
+                          "pip install 'asyncpc[data]'") from exc
+    args = get_dataset_args()
+    args.num_samples = MNIST1D_SAMPLES
+    args.train_split = 1.0 - MNIST1D_TEST / MNIST1D_SAMPLES
+    # the generator seeds numpy's and Python's global generators: keep them as they were
+    import random
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return (Dataset("mnist1d", {"input": np.asarray(data["x"], dtype=float),
+                                "label": one_hot(np.asarray(data["y"]), 10, low, high)}),
+            Dataset("mnist1d (test)", {"input": np.asarray(data["x_test"], dtype=float),
+                                       "label": one_hot(np.asarray(data["y_test"]), 10, low,
+                                                        high)}))
 
 
 def load(path: Path, keys: dict[str, str]) -> Dataset:

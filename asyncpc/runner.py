@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .datasets import Dataset, bars, load, parity, random_patterns, teacher, xor
+from .datasets import Dataset, bars, digits, load, mnist1d, parity, random_patterns, teacher, xor
 from .evaluation import evaluate
 from .metrics import pc_vs_backprop, symmetry
 from .engines import Engine, build
@@ -46,6 +46,23 @@ class RunResult:
     network: Engine
     out: Path | None = None
     figures: list[Path] = field(default_factory=list)
+
+
+def make_datasets(scenario: Scenario) -> tuple[Dataset | None, Dataset | None]:
+    """The training set and the held-out test set (None where the kind has none)."""
+    d = scenario.data["data"]
+    kind = d["kind"]
+    test = None
+    if kind in ("digits", "mnist1d"):
+        train, test = (digits if kind == "digits" else mnist1d)(d["low"], d["high"])
+        train = train.head(d["train_count"])
+        test = test.head(d["test_count"]).rename({"input": d["input"], "label": d["label"]})
+    else:
+        train = make_dataset(scenario)
+        if train is not None and kind == "teacher":
+            train, test = train.split(d["test_count"])
+        return train, test
+    return check_dataset(scenario, train.rename({"input": d["input"], "label": d["label"]})), test
 
 
 def make_dataset(scenario: Scenario) -> Dataset | None:
@@ -74,7 +91,12 @@ def make_dataset(scenario: Scenario) -> Dataset | None:
         except (OSError, KeyError, ValueError) as exc:
             raise ScenarioError([f"{scenario.path}: data.path: cannot load {d['path']!r}: "
                                  f"{exc}"]) from None
-    ds = ds.rename({"input": d["input"], "label": d["label"]})
+    return check_dataset(scenario, ds.rename({"input": d["input"], "label": d["label"]}))
+
+
+def check_dataset(scenario: Scenario, ds: Dataset) -> Dataset:
+    """The data set, if it provides every population the scenario clamps or reads, with the
+    right sizes; otherwise a :class:`ScenarioError` naming the keys."""
     problems = []
     cfg = scenario.data
     needed = [("stimulus.clamp", n) for n in cfg["stimulus"]["clamp"]]
@@ -132,10 +154,7 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     if out_dir is not None:
         prepare_out(out_dir, force)
     data = scenario.data
-    dataset = make_dataset(scenario)
-    test_set = None
-    if dataset is not None and data["data"]["kind"] == "teacher":
-        dataset, test_set = dataset.split(data["data"]["test_count"])
+    dataset, test_set = make_datasets(scenario)
     net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
     stim_cfg, eval_cfg = data["stimulus"], data["evaluation"]
     stimulus = None

@@ -81,7 +81,8 @@ EDGE = {
     "delay": Key("dist", {"dist": "constant", "value": 0.0}, "delays of W synapses (time)"),
     "feedback_delay": Key("dist", None, "delays of B synapses (time; default: as delay)"),
     "delay_resolution": Key("float", 0.0, "round delays to multiples of this; equal delays "
-                            "share one event (time; 0 = exact)", **NONNEG),
+                            "share one event (time; 0 = exact on the unit engine, the sender's "
+                            "dt on the population engine)", **NONNEG),
 }
 
 DIST = {
@@ -93,7 +94,8 @@ DIST = {
     "std": Key("float", 0.0, "normal / lognormal standard deviation", **NONNEG),
 }
 
-DATA_KINDS = ("xor", "parity", "bars", "random", "teacher", "file", "values", "none")
+DATA_KINDS = ("xor", "parity", "bars", "random", "teacher", "digits", "mnist1d", "file", "values",
+              "none")
 
 SECTIONS: dict[str, dict[str, Key]] = {
     "run": {
@@ -119,7 +121,10 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "n_out": Key("int", 2, "teacher: outputs", min=1),
         "noise": Key("float", 0.0, "teacher: output noise std", **NONNEG),
         "test_count": Key("int", 0, "teacher: held-out samples from the same teacher, scored "
-                          "as accuracy.test (never presented)", min=0),
+                          "as accuracy.test (never presented); digits, mnist1d: how many of "
+                          "the fixed test split to score (0 = all)", min=0),
+        "train_count": Key("int", 0, "digits, mnist1d: how many of the fixed training split "
+                           "to present (0 = all)", min=0),
         "low": Key("float", 0.0, "value of a binary 0"),
         "high": Key("float", 1.0, "value of a binary 1"),
         "path": Key("str", "", "file: .npz or .csv (relative to the scenario file)"),
@@ -403,6 +408,14 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
                 if m is not None and (len(m), len(m[0])) != expected:
                     problems.append(f"{where}: edges.{j}.{key}: expected a {expected[0]}×"
                                     f"{expected[1]} matrix, got {len(m)}×{len(m[0])}")
+        if (data["run"]["engine"] == "population" and e["source"] in pops
+                and e["target"] in pops):
+            step = min(pops[e["source"]]["dt"], pops[e["target"]]["dt"])
+            if e["delay_resolution"] > step:
+                problems.append(
+                    f"{where}: edges.{j}.delay_resolution: expected a value ≤ {step:g} (the "
+                    f"step dt of {e['source']!r} and {e['target']!r}): the population engine "
+                    "delivers on a grid no coarser than the sender's step")
         if e["rule"] == "tied" and e["b_values"] is not None:
             problems.append(f"{where}: edges.{j}.b_values: a tied edge has B = Wᵀ by definition")
     for section in ("stimulus", "evaluation"):

@@ -61,9 +61,9 @@ def closed_form(mats, sizes, clamped_c):
     (ap.Distribution("constant", value=0.0), 0.2, False),   # clocked error neurons
     (ap.Distribution("uniform", low=0.05, high=0.2), 0.0, True),  # a cyclic graph
 ])
-def test_linear_network_settles_at_the_closed_form_minimum(delay, tau_eps, cycle):
+def test_linear_network_settles_at_the_closed_form_minimum(delay, tau_eps, cycle, engine):
     graph, mats, sizes = linear_model(delay, tau_eps, cycle)
-    net = ap.Network(graph, seed=2)
+    net = ap.build_network(graph, engine=engine, seed=2)
     xc = np.array([1.0, -0.5, 0.25, 0.75])
     net.clamp("c", xc)
     net.run(60.0)
@@ -73,7 +73,7 @@ def test_linear_network_settles_at_the_closed_form_minimum(delay, tau_eps, cycle
     assert np.max(np.abs(xa)) > 0.1  # the answer is not the trivial start
 
 
-def test_wrong_feedback_settles_elsewhere():
+def test_wrong_feedback_settles_elsewhere(engine):
     """Negative control: random fixed feedback is not gradient descent on F."""
     graph, mats, sizes = linear_model(ap.Distribution())
     for s, t, data in graph.edges(data=True):
@@ -82,7 +82,7 @@ def test_wrong_feedback_settles_elsewhere():
         B = rng.normal(0, 0.6, (sizes[s], sizes[t]))
         data["spec"] = ap.EdgeSpec(s, t, w_values=spec.w_values, b_values=tuple(map(tuple, B)),
                                    rule="fixed")
-    net = ap.Network(graph, seed=2)
+    net = ap.build_network(graph, engine=engine, seed=2)
     xc = np.array([1.0, -0.5, 0.25, 0.75])
     net.clamp("c", xc)
     net.run(60.0)
@@ -90,13 +90,13 @@ def test_wrong_feedback_settles_elsewhere():
     assert np.max(np.abs(net.x("a") - xa)) > 1e-2
 
 
-def bogacz(delay: float):
+def bogacz(delay: float, engine: str):
     pops = [ap.PopulationSpec("v", 1, activation="square", prior=3.0, x0=3.0, dt=0.01,
                               settle=1e-9),
             ap.PopulationSpec("u", 1, dt=0.01)]
     edges = [ap.EdgeSpec("v", "u", w_values=((1.0,),), rule="fixed",
                          delay=ap.Distribution("constant", value=delay))]
-    net = ap.Network(ap.build_graph(pops, edges), seed=0)
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0)
     net.clamp("u", 2.0)
     net.run(40.0)
     return float(net.x("v")[0])
@@ -104,13 +104,13 @@ def bogacz(delay: float):
 
 # the delay must stay inside the loop's stability range: at φ = 3 the gain (2φ)² is 36 per τ
 @pytest.mark.parametrize("delay", [0.0, 0.03125])
-def test_bogacz_tutorial_example_settles_at_the_cubic_root(delay):
+def test_bogacz_tutorial_example_settles_at_the_cubic_root(delay, engine):
     root = max(np.roots([2.0, 0.0, -3.0, -3.0]).real)
     assert root == pytest.approx(1.5675, abs=5e-5)
-    assert bogacz(delay) == pytest.approx(root, abs=1e-6)
+    assert bogacz(delay, engine) == pytest.approx(root, abs=1e-6)
 
 
-def test_energy_decreases_during_inference():
+def test_energy_decreases_during_inference(engine):
     """Oracle 4: with B = Wᵀ, zero delays and small steps, inference is descent on F."""
     rng = np.random.default_rng(0)
     pops = [ap.PopulationSpec("y", 3, dt=0.01, settle=0.0),
@@ -119,7 +119,7 @@ def test_energy_decreases_during_inference():
     W1, W2 = rng.normal(0, 0.8, (4, 3)), rng.normal(0, 0.8, (5, 4))
     edges = [ap.EdgeSpec("y", "h", w_values=tuple(map(tuple, W1)), rule="tied"),
              ap.EdgeSpec("h", "x", w_values=tuple(map(tuple, W2)), rule="tied")]
-    net = ap.Network(ap.build_graph(pops, edges), seed=0)
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0)
     # an observation the model can explain exactly, so the minimum of F is 0
     net.clamp("x", W2 @ np.tanh(W1 @ rng.normal(0, 1, 3)))
     energies = [net.energy()[0]]

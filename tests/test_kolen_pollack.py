@@ -19,13 +19,13 @@ T_SAMPLE = 4.0
 
 
 def run_kp(*, lam=0.0, delay=0.0, rule="hebbian", eta_b=0.2, theta=0.0, settle=1e-4,
-           refresh=1.0, seed=0):
+           refresh=1.0, seed=0, engine="unit"):
     rng = np.random.default_rng(seed)
     b0 = [rng.normal(0, 0.5, (3, 4)), rng.normal(0, 0.5, (4, 2))]
     graph, mats = chain([3, 4, 2], acts=["linear", "tanh", "tanh"], dt=0.05, delay=delay,
                         rule=rule, eta_w=0.2, eta_b=eta_b, lam_w=lam, b_values=b0, seed=seed,
                         theta=theta, settle=settle, refresh=refresh)
-    net = ap.Network(graph, seed=seed)
+    net = ap.build_network(graph, engine=engine, seed=seed)
     for epoch in range(2):
         for j, (x, y) in enumerate(SAMPLES):
             net.clamp("p0", x)
@@ -49,15 +49,15 @@ def learned(net, mats):
                for j, (W0, _) in enumerate(mats))
 
 
-def test_asymmetry_is_conserved_without_decay():
-    net, mats = run_kp(lam=0.0)
+def test_asymmetry_is_conserved_without_decay(engine):
+    net, mats = run_kp(lam=0.0, engine=engine)
     assert learned(net, mats) > 0.05  # the weights really moved
     assert violation(net, mats, 0.0) < 1e-9
 
 
 @pytest.mark.parametrize("lam", [0.05, 0.3])
-def test_decay_shrinks_asymmetry_exponentially(lam):
-    net, mats = run_kp(lam=lam)
+def test_decay_shrinks_asymmetry_exponentially(lam, engine):
+    net, mats = run_kp(lam=lam, engine=engine)
     assert learned(net, mats) > 0.05
     assert violation(net, mats, lam) < 1e-9
     # and the asymmetry really has decayed by the predicted factor
@@ -67,9 +67,9 @@ def test_decay_shrinks_asymmetry_exponentially(lam):
     assert ratio == pytest.approx(np.exp(-lam * net.now), rel=1e-9)
 
 
-def test_identity_holds_with_clock_jitter_free_sleeping_and_no_refresh():
+def test_identity_holds_with_clock_jitter_free_sleeping_and_no_refresh(engine):
     """How often synapses wake must not matter: exact integration between wake-ups."""
-    net, mats = run_kp(lam=0.1, settle=0.0, refresh=0.0)
+    net, mats = run_kp(lam=0.1, settle=0.0, refresh=0.0, engine=engine)
     assert violation(net, mats, 0.1) < 1e-9
 
 
@@ -79,16 +79,16 @@ def test_identity_holds_with_clock_jitter_free_sleeping_and_no_refresh():
     ("unequal learning rates", {"eta_b": 0.1}),
     ("send-on-delta threshold", {"theta": 0.02}),
 ])
-def test_identity_breaks_when_it_should(label, kwargs):
-    net, mats = run_kp(lam=0.1, **kwargs)
+def test_identity_breaks_when_it_should(label, kwargs, engine):
+    net, mats = run_kp(lam=0.1, engine=engine, **kwargs)
     assert violation(net, mats, 0.1) > 1e-4, label
 
 
-def test_fixed_feedback_keeps_b_and_tied_feedback_equals_w_transpose():
-    net, mats = run_kp(rule="fixed")
+def test_fixed_feedback_keeps_b_and_tied_feedback_equals_w_transpose(engine):
+    net, mats = run_kp(rule="fixed", engine=engine)
     for j, (_, B0) in enumerate(mats):
         assert np.array_equal(net.weights(f"p{j}->p{j + 1}")[1], B0)
-    net, mats = run_kp(rule="tied")
+    net, mats = run_kp(rule="tied", engine=engine)
     for j in range(2):
         W, B = net.weights(f"p{j}->p{j + 1}")
         assert np.array_equal(B, W.T)

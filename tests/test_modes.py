@@ -40,14 +40,14 @@ def test_pattern_completion_fills_in_the_missing_half_of_a_bar():
     assert free[truth > 0.5].min() <= free[truth < 0.5].max() + 0.1
 
 
-def test_free_relaxation_settles_at_the_prior():
+def test_free_relaxation_settles_at_the_prior(engine):
     """No clamp at all: every population relaxes to its prior, where F = 0."""
     pops = [ap.PopulationSpec("top", 2, prior=0.5, x0=-1.0, dt=0.02, settle=1e-8),
             ap.PopulationSpec("low", 3, x0=2.0, dt=0.02, settle=1e-8)]
     W = np.array([[1.0, 0.5], [-0.5, 1.0], [0.2, 0.3]])
     g = ap.build_graph(pops, [ap.EdgeSpec("top", "low", w_values=tuple(map(tuple, W)),
                                           rule="tied")])
-    net = ap.Network(g, seed=0)
+    net = ap.build_network(g, engine=engine, seed=0)
     f0 = net.energy()[0]
     net.run(60.0)
     assert np.allclose(net.x("top"), 0.5, atol=1e-5)

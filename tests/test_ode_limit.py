@@ -13,14 +13,14 @@ ETA = 0.05
 T = 4.0
 
 
-def engine_run(dt):
+def engine_run(dt, engine):
     graph, mats = chain([2, 3, 2], acts=["linear", "tanh", "linear"], dt=dt, eta_w=ETA,
                         eta_b=ETA, seed=3)
     # a learnable bias on the hidden population: db/dt = eta_b eps
     spec = graph.nodes["p1"]["spec"]
     graph.nodes["p1"]["spec"] = ap.PopulationSpec(**{**spec.__dict__, "prior": 0.2,
                                                      "eta_bias": 0.3})
-    net = ap.Network(graph, seed=11)
+    net = ap.build_network(graph, engine=engine, seed=11)
     net.clamp("p0", X_IN)
     net.clamp("p2", Y)
     net.run(T)
@@ -37,10 +37,10 @@ def reference_run(mats):
     return x["p1"], W, b["p1"]
 
 
-def test_trajectories_converge_to_the_ode_as_the_step_shrinks():
+def test_trajectories_converge_to_the_ode_as_the_step_shrinks(engine):
     errors = []
     for dt in (0.04, 0.02, 0.01):
-        net, mats = engine_run(dt)
+        net, mats = engine_run(dt, engine)
         x_ref, w_ref, b_ref = reference_run(mats)
         err_x = np.max(np.abs(net.x("p1") - x_ref))
         err_w = max(np.max(np.abs(net.weights(f"p{j}->p{j + 1}")[0] - w_ref[j])) for j in (0, 1))
@@ -49,12 +49,14 @@ def test_trajectories_converge_to_the_ode_as_the_step_shrinks():
     # first-order scheme: each halving of dt should cut the error by about 2
     assert errors[0] > errors[1] > errors[2]
     assert errors[1] / errors[2] > 1.8 and errors[0] / errors[1] > 1.8
-    assert errors[2] < 1.5e-3  # first order, ≈ 0.09·dt here: the fast bias (eta 0.3) dominates
+    # first order: ≈ 0.09·dt (unit) and 0.15·dt (population: error neurons follow their
+    # inputs on the population clock) here; the fast bias (eta 0.3) dominates
+    assert errors[2] < 2e-3
 
 
-def test_hidden_state_moved_away_from_its_start():
+def test_hidden_state_moved_away_from_its_start(engine):
     """Guards the test above against passing trivially (nothing moving matches anything)."""
-    net, mats = engine_run(0.02)
+    net, mats = engine_run(0.02, engine)
     x_ref, _, b_ref = reference_run(mats)
     assert np.max(np.abs(b_ref - 0.2)) > 0.01  # the bias learned
     assert np.max(np.abs(x_ref)) > 0.1

@@ -10,7 +10,7 @@ from asyncpc.recording import Recorder
 from asyncpc.stimulus import Stimulus
 
 
-def build(seed=3):
+def build(engine, seed=3):
     pops = [ap.PopulationSpec("input", 2), ap.PopulationSpec("hidden", 3, activation="tanh",
                                                              prior=0.0, eta_bias=0.01),
             ap.PopulationSpec("label", 1, prior=0.0, eta_bias=0.01)]
@@ -19,20 +19,20 @@ def build(seed=3):
                          w_init=ap.Distribution("normal", std=0.5),
                          b_init=ap.Distribution("normal", std=0.5)),
              ap.EdgeSpec("hidden", "label", delay=d, eta_w=0.05, eta_b=0.05, lam_w=0.01)]
-    net = ap.Network(ap.build_graph(pops, edges), seed=seed)
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=seed)
     Stimulus(net, xor(), clamp=["input", "label"], presentation=3.0, epochs=3,
              rng=ap.rng_for(seed, "stim"))
     return net
 
 
 def weights(net):
-    return np.concatenate([m.ravel() for e in net.edges for m in net.weights(e)])
+    return np.concatenate([m.ravel() for e in net.edge_names for m in net.weights(e)])
 
 
-def test_recording_does_not_change_the_simulation():
-    plain = build()
+def test_recording_does_not_change_the_simulation(engine):
+    plain = build(engine)
     plain.run(36.0)
-    observed = build()
+    observed = build(engine)
     rec = Recorder(observed, every=0.37, neurons={"hidden": [0, 2], "label": [0]}, raster=500,
                    evaluate=lambda: evaluate(observed, xor(), clamp=["input"], read="label",
                                              settle=5.0, readout="threshold").accuracy,
@@ -46,8 +46,8 @@ def test_recording_does_not_change_the_simulation():
     assert arrays["accuracy"].size == 3
 
 
-def test_recorded_energy_matches_an_independent_computation():
-    net = build()
+def test_recorded_energy_matches_an_independent_computation(engine):
+    net = build(engine)
     rec = Recorder(net, every=1.0)
     net.run(5.5)
     W1, _ = net.weights("input->hidden")

@@ -1,0 +1,142 @@
+"""The two engines are two implementations of one model: they converge to each other as the
+step shrinks, deliver messages at the same times, and behave the same towards the world outside
+(clamps, frozen copies, message counts). The population engine's own delay grid is checked
+here too."""
+
+import numpy as np
+import pytest
+from helpers import chain
+
+import asyncpc as ap
+from asyncpc.engines.population.network import grid_delays
+
+X_IN = np.array([0.8, -0.5])
+Y = np.array([0.3, -0.2])
+
+
+def ode_network(dt, engine):
+    graph, _ = chain([2, 3, 2], acts=["linear", "tanh", "linear"], dt=dt, eta_w=0.05,
+                     eta_b=0.05, seed=3)
+    net = ap.build_network(graph, engine=engine, seed=11)
+    net.clamp("p0", X_IN)
+    net.clamp("p2", Y)
+    net.run(4.0)
+    return np.concatenate([net.x("p1"), *[m.ravel() for e in net.edge_names
+                                          for m in net.weights(e)]])
+
+
+def test_the_engines_converge_to_each_other_as_the_step_shrinks():
+    """Both are first-order schemes for the same ODE, so their difference is O(dt)."""
+    diffs = [np.max(np.abs(ode_network(dt, "unit") - ode_network(dt, "population")))
+             for dt in (0.04, 0.02, 0.01)]
+    assert diffs[0] > 1e-4  # they really differ at a coarse step (the check can fail)
+    assert diffs[0] / diffs[1] > 1.7 and diffs[1] / diffs[2] > 1.7, diffs
+
+
+def two_neurons(engine, delay, dt=0.125, resolution=0.0):
+    pops = [ap.PopulationSpec("s", 1, dt=dt), ap.PopulationSpec("t", 1, dt=dt)]
+    edges = [ap.EdgeSpec("s", "t", w_values=((2.0,),), rule="fixed", delay_resolution=resolution,
+                         delay=ap.Distribution("constant", value=delay))]
+    return ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0)
+
+
+def test_population_engine_delivers_exactly_one_delay_after_the_change():
+    net = two_neurons("population", 0.75)
+    W, _ = net.edges["s->t"]
+    net.run(1.0)
+    net.clamp("s", 1.5)
+    net.run(1.75)
+    assert W.pre[0, 0] == 0.0  # the event at exactly 1.75 has not been processed
+    while net.env.peek() == 1.75:
+        net.env.step()
+    assert W.pre[0, 0] == 1.5
+    assert net.counters.delivered >= 1
+
+
+def test_population_delays_are_rounded_to_the_senders_step_and_never_to_zero():
+    assert np.array_equal(grid_delays(np.array([0.0, 0.004, 0.016, 0.024]), 0.01),
+                          [0.0, 0.01, 0.02, 0.02])
+    net = two_neurons("population", 0.3, dt=0.125)
+    assert net.min_delay() == 0.25  # 0.3 on a grid of 0.125
+    net = two_neurons("population", 0.3, dt=0.125, resolution=0.05)
+    assert net.min_delay() == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="coarser than the step"):
+        two_neurons("population", 0.3, dt=0.125, resolution=0.25)
+
+
+def test_mixed_delays_in_one_edge_reach_each_synapse_at_its_own_time():
+    """Per-synapse delays: synapse (k, i) sees neuron i's change exactly d_ki later."""
+    pops = [ap.PopulationSpec("s", 3, dt=0.125), ap.PopulationSpec("t", 4, dt=0.125)]
+    edges = [ap.EdgeSpec("s", "t", rule="fixed", delay_resolution=0.125,
+                         delay=ap.Distribution("uniform", low=0.1, high=1.0))]
+    net = ap.build_network(ap.build_graph(pops, edges), engine="population", seed=4)
+    W, _ = net.edges["s->t"]
+    d_w, _ = net.delays("s->t")
+    assert len(np.unique(d_w)) > 2  # several groups
+    net.run(2.0)
+    net.clamp("s", [1.0, 2.0, 3.0])
+    for t in np.unique(d_w):
+        net.run(2.0 + t + 1e-9)
+        arrived = W.pre != 0.0
+        assert np.array_equal(arrived, d_w <= t), t
+        assert np.array_equal(W.pre[arrived], np.broadcast_to([1.0, 2.0, 3.0], d_w.shape)[arrived])
+
+
+def learning_network(engine):
+    graph, _ = chain([2, 3, 2], acts=["linear", "tanh", "linear"], dt=0.02, eta_w=0.2,
+                     eta_b=0.2, lam_w=0.01, seed=1)
+    net = ap.build_network(graph, engine=engine, seed=0)
+    net.clamp("p0", X_IN)
+    net.clamp("p2", Y)
+    return net
+
+
+def test_a_frozen_copy_does_not_learn(engine):
+    """Evaluation copies have plasticity off: their weights stay exactly where they started,
+    while the network they were copied from (negative control) does learn."""
+    net = learning_network(engine)
+    net.run(1.0)
+    copy = net.frozen_copy()
+    before = [m.copy() for e in copy.edge_names for m in copy.weights(e)]
+    copy.clamp("p0", X_IN)
+    copy.clamp("p2", Y)
+    copy.run(5.0)
+    after = [m for e in copy.edge_names for m in copy.weights(e)]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    net.run(5.0)
+    learned = [m for e in net.edge_names for m in net.weights(e)]
+    assert max(np.max(np.abs(a - b)) for a, b in zip(before, learned, strict=True)) > 1e-3
+
+
+def test_both_engines_count_the_same_emissions_for_a_clamp():
+    """A clamp that changes every neuron of a population is one emission per neuron, on
+    either engine."""
+    for engine in ("unit", "population"):
+        pops = [ap.PopulationSpec("s", 3), ap.PopulationSpec("t", 2)]
+        net = ap.build_network(ap.build_graph(pops, [ap.EdgeSpec("s", "t", rule="fixed")]),
+                               engine=engine, seed=0)
+        net.clamp("s", [0.5, -0.5, 0.25])
+        assert net.emitted("s") == 3, engine
+
+
+def test_a_quiet_population_sleeps():
+    """Settled activity costs (almost) no updates: the population engine's clock stops."""
+    graph, _ = chain([2, 3], dt=0.01, settle=1e-3)
+    net = ap.build_network(graph, engine="population", seed=0)
+    net.clamp("p0", X_IN)
+    net.run(20.0)
+    busy = net.counters.neuron_updates
+    net.run(40.0)
+    assert net.counters.neuron_updates == busy  # fixed weights: nothing wakes it again
+    assert busy < 0.25 * 2 * 20.0 / 0.01 * 5  # far fewer than one update per step
+
+
+def test_scenario_rejects_a_delay_grid_coarser_than_the_step_on_the_population_engine(tmp_path):
+    from asyncpc.scenario import ScenarioError
+    path = tmp_path / "s.toml"
+    path.write_text('[run]\nengine = "population"\nduration = 1.0\n'
+                    '[populations.a]\nn = 1\ndt = 0.01\n[populations.b]\nn = 1\n'
+                    '[[edges]]\nsource = "a"\ntarget = "b"\ndelay_resolution = 0.02\n')
+    with pytest.raises(ScenarioError, match=r"edges\.0\.delay_resolution: expected a value ≤ 0\.01"):
+        ap.load_scenario(path)
+    ap.load_scenario(path, ["run.engine=unit"])  # the unit engine takes any grid
