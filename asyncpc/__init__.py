@@ -8,10 +8,10 @@ __version__ = "0.1.0"
 
 from . import datasets  # noqa: E402
 from .datasets import Dataset  # noqa: E402
-from .evaluation import evaluate  # noqa: E402
-from .metrics import symmetry  # noqa: E402
 from .engines import ENGINES, Engine, Network, PopulationNetwork  # noqa: E402
 from .engines import build as build_network  # noqa: E402
+from .evaluation import evaluate  # noqa: E402
+from .metrics import symmetry  # noqa: E402
 from .model import Distribution, EdgeSpec, PopulationSpec, build_graph, rng_for  # noqa: E402
 from .recording import Recorder  # noqa: E402
 from .runner import RunResult, run  # noqa: E402

@@ -1,6 +1,17 @@
-"""``asyncpc bench``: engine speed on this machine, against SimPy's own floor, in one process.
+"""``asyncpc bench``: engine speed on this machine, each engine against its own floor, in one run.
 
-Workload: a two-layer per-synapse network (``n_in → n_hidden``, learned feedback, delays
+Three tables:
+
+1. **Both engines on a digits-shaped network** (64 → 32 → 10, the xor scenario's settings,
+   random digit-like inputs): wall time per simulated time unit for the same simulated time,
+   deliveries per second, messages per sample, and the speed-up of the population engine.
+2. **The unit engine against SimPy** (below).
+3. **The population engine against numpy**: two-layer networks from 10³ to 10⁶ synapses; its
+   floor is bare numpy performing the same array work (every step of every population and
+   every arrival the engine performed, replayed without SimPy or Python bookkeeping); the
+   ratio, cost per synapse-update (flat = linear in synapses) and peak memory per synapse.
+
+Unit engine workload: a two-layer per-synapse network (``n_in → n_hidden``, learned feedback, delays
 uniform in [0.05, 0.2], send-on-delta off) shown random input patterns. For each size it
 reports synaptic deliveries per second, the wall time of a bare SimPy program that performs the
 *same* pattern of events with empty bodies (the same number of heap events for messages, the
@@ -19,8 +30,8 @@ import simpy
 from simpy.events import NORMAL, Event
 
 from .datasets import Dataset
+from .engines import Network, PopulationNetwork, build
 from .model import Distribution, EdgeSpec, PopulationSpec, build_graph, rng_for
-from .engines import Network
 from .stimulus import Stimulus
 
 
@@ -131,18 +142,152 @@ def measure_floor(senders: list[tuple[int, list[tuple[float, int]]]], duration: 
     return time.perf_counter() - start, resumed[0]
 
 
+def digits_shaped(n_hidden: int = 32):
+    """64 → hidden → 10 at the xor scenario's settings (tau_x 0.1, dt 0.01, theta 0.01,
+    settle 0.05, refresh 2, delays U[0.005, 0.02], learned feedback with decay)."""
+    common = {"tau_x": 0.1, "dt": 0.01, "settle": 0.05, "theta": 0.01, "refresh": 2.0}
+    pops = [PopulationSpec("input", 64, **common),
+            PopulationSpec("hidden", n_hidden, activation="tanh", prior=0.0, eta_bias=0.01,
+                           **common),
+            PopulationSpec("label", 10, prior=0.0, eta_bias=0.01, **common)]
+    delay = Distribution("uniform", low=0.005, high=0.02)
+    edges = [EdgeSpec(s, t, w_init=Distribution("normal", std=std),
+                      b_init=Distribution("normal", std=std), delay=delay, eta_w=0.01,
+                      eta_b=0.01, lam_w=2e-4)
+             for s, t, std in (("input", "hidden", 0.125), ("hidden", "label", 0.18))]
+    return build_graph(pops, edges)
+
+
+def compare_engines(samples: int, presentation: float) -> dict:
+    """Both engines on the digits-shaped network, the same samples and simulated time."""
+    rng = rng_for(0, "bench digits")
+    x = (rng.random((samples, 64)) < 0.3) * rng.random((samples, 64))
+    y = np.eye(10)[rng.integers(0, 10, samples)]
+    data = Dataset("digit-like", {"input": x, "label": y})
+    out = {}
+    for engine in ("unit", "population"):
+        net = build(digits_shaped(), engine=engine, seed=0)
+        stim = Stimulus(net, data, clamp=["input", "label"], presentation=presentation,
+                        order="sequential", rng=rng_for(0, "bench stimulus"))
+        start = time.perf_counter()
+        net.run(stim.duration)
+        wall = time.perf_counter() - start
+        out[engine] = {"wall": wall, "sim_time": stim.duration, "synapses": net.n_synapses,
+                       "wall_per_time_unit": wall / stim.duration,
+                       "deliveries_per_s": net.counters.delivered / wall,
+                       "messages_per_sample": net.counters.delivered / samples}
+        print(f"{engine:>11} {net.n_synapses:>9} {wall / stim.duration:>12.4f} "
+              f"{out[engine]['deliveries_per_s']:>13,.0f} "
+              f"{out[engine]['messages_per_sample']:>12,.0f}", flush=True)
+    out["speedup"] = out["unit"]["wall_per_time_unit"] / out["population"]["wall_per_time_unit"]
+    print(f"population engine speed-up for the same simulated time: {out['speedup']:.1f}×")
+    return out
+
+
+def measure_population(n_in: int, n_hidden: int, samples: int, presentation: float) -> dict:
+    graph = workload(n_in, n_hidden)
+    tracemalloc.start()
+    net = PopulationNetwork(graph, seed=0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rng = rng_for(0, "bench data")
+    data = Dataset("random", {"input": rng.normal(0, 1, (samples, n_in))})
+    stim = Stimulus(net, data, clamp=["input"], presentation=presentation, epochs=1,
+                    order="sequential", rng=rng)
+    start = time.perf_counter()
+    net.run(stim.duration)
+    wall = time.perf_counter() - start
+    floor = population_floor(net)
+    updates = net.counters.synapse_updates
+    return {"synapses": net.n_synapses, "wall": wall, "floor_wall": floor,
+            "ratio": wall / floor, "sim_time": stim.duration,
+            "wall_per_time_unit": wall / stim.duration,
+            "ns_per_synapse_update": 1e9 * wall / max(1, updates),
+            "deliveries_per_s": net.counters.delivered / wall,
+            "messages_per_sample": net.counters.delivered / samples,
+            "bytes_per_synapse": peak / net.n_synapses}
+
+
+def population_floor(net: PopulationNetwork) -> float:
+    """Wall time of bare numpy doing the array work the engine did: for every step of every
+    population, the exact integration and the currents of each projection on it and the
+    vector arithmetic of the neurons; for every arrival, the write into ``pre``."""
+    work = []
+    for pop in net.populations.values():
+        projections = [(p.w.copy(), p.pre.copy(), np.empty_like(p.w), p.uniform,
+                        np.ones(p.w.shape[0])) for p in (*pop.incoming, *pop.feedback)]
+        arrivals = [(p.pre.copy(), p.groups[0][1], p.groups[0][2], p.arrivals)
+                    for p in pop.incoming + pop.feedback]
+        work.append((pop.steps, pop.spec.n, pop.f, pop.fprime, projections, arrivals))
+    start = time.perf_counter()
+    for steps, n, f, fprime, projections, arrivals in work:
+        x, b = np.zeros(n), np.zeros(n)
+        for _ in range(steps):
+            total = b.copy()
+            for w, pre, buf, uniform, post in projections:
+                G = np.multiply(post[:, None], pre, out=buf)
+                G *= 1e-6
+                w *= 1.0
+                w += G
+                cur = w @ pre[0] if uniform else np.einsum("ij,ij->i", w, pre)
+                if len(cur) == n:
+                    total += cur
+            rate = fprime(x) * total - total
+            if float(np.max(np.abs(rate))) > 0.0:
+                x = x + 1e-3 * rate
+            r = f(x)
+            sent = np.abs(r - x) > 0.0
+            sent.any()
+        for pre, flat, cols, count in arrivals:
+            values = np.ones(pre.shape[1])
+            sent_pre = np.ones(pre.shape[1], dtype=bool)
+            for _ in range(count):
+                if flat is None:
+                    pre[0, sent_pre] = values[sent_pre]
+                else:
+                    m = sent_pre[cols]
+                    np.put(pre, flat[m], values[cols[m]])
+    return time.perf_counter() - start
+
+
 def main(quick: bool = False) -> dict:
+    report: dict = {}
+    samples, presentation = (1, 10.0) if quick else (2, 20.0)
+    print(f"1. both engines, digits-shaped network 64-32-10 (xor settings), {samples} samples × "
+          f"{presentation:g} time units")
+    print(f"{'engine':>11} {'synapses':>9} {'wall/τ (s)':>12} {'deliveries/s':>13} "
+          f"{'msg/sample':>12}")
+    report["engines"] = compare_engines(samples, presentation)
+
     sizes = [(25, 100), (50, 100)] if quick else [(25, 100), (50, 100), (100, 100)]
     samples, presentation = (3, 2.5) if quick else (2, 5.0)
-    print(f"asyncpc bench: {samples} random samples, {presentation:g} τ each, delays U[0.05, 0.2]"
-          " (exact, then rounded to a 0.01 grid: equal delays share one event)")
+    print(f"\n2. unit engine against SimPy: {samples} random samples, {presentation:g} τ each, "
+          "delays U[0.05, 0.2] (exact, then rounded to a 0.01 grid: equal delays share one "
+          "event)")
     print(f"{'synapses':>9} {'delays':>7} {'deliveries/s':>13} {'floor/s':>10} {'ratio':>6} "
           f"{'msg/sample':>11} {'wall/τ (s)':>10} {'µs/delivery':>11} {'B/synapse':>10}")
     rows = []
     for resolution in (0.0, 0.01):
         for n_in, n_hidden in sizes:
             rows.append(_row(n_in, n_hidden, samples, presentation, resolution))
-    return {"rows": rows}
+    report["rows"] = rows
+
+    sizes = [(5, 100), (50, 100), (250, 200)] if quick else \
+        [(5, 100), (50, 100), (250, 200), (500, 500), (1000, 500)]
+    samples, presentation = (2, 2.5)
+    print(f"\n3. population engine against numpy: {samples} random samples, {presentation:g} τ "
+          "each, delays U[0.05, 0.2] on the senders' step grid")
+    print(f"{'synapses':>9} {'wall/τ (s)':>11} {'floor (s)':>10} {'ratio':>6} "
+          f"{'ns/syn-update':>14} {'deliveries/s':>13} {'B/synapse':>10}")
+    pop_rows = []
+    for n_in, n_hidden in sizes:
+        r = measure_population(n_in, n_hidden, samples, presentation)
+        pop_rows.append(r)
+        print(f"{r['synapses']:>9,} {r['wall_per_time_unit']:>11.4f} {r['floor_wall']:>10.3f} "
+              f"{r['ratio']:>6.2f} {r['ns_per_synapse_update']:>14.2f} "
+              f"{r['deliveries_per_s']:>13,.0f} {r['bytes_per_synapse']:>10,.0f}", flush=True)
+    report["population"] = pop_rows
+    return report
 
 
 def _row(n_in: int, n_hidden: int, samples: int, presentation: float,

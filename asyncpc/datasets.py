@@ -141,11 +141,11 @@ def mnist1d(low: float = 0.0, high: float = 1.0) -> tuple[Dataset, Dataset]:
     args.train_split = 1.0 - MNIST1D_TEST / MNIST1D_SAMPLES
     # the generator seeds numpy's and Python's global generators: keep them as they were
     import random
-    np_state, py_state = np.random.get_state(), random.getstate()
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
     try:
         data = make_dataset(args)
     finally:
-        np.random.set_state(np_state)
+        np.random.set_state(np_state)  # noqa: NPY002
         random.setstate(py_state)
     return (Dataset("mnist1d", {"input": np.asarray(data["x"], dtype=float),
                                 "label": one_hot(np.asarray(data["y"]), 10, low, high)}),

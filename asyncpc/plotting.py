@@ -69,7 +69,11 @@ def plot_accuracy(tr: dict) -> plt.Figure | None:
     bp = "evaluation/backprop_angle_deg" in tr
     fig, axes = plt.subplots(1, 2 if bp else 1, figsize=(10 if bp else 6, 3), squeeze=False)
     ax = axes[0, 0]
-    ax.plot(tr["accuracy/t"], 100 * tr["accuracy"], "o-", ms=3)
+    ax.plot(tr["accuracy/t"], 100 * tr["accuracy"], "o-", ms=3, label="training samples")
+    if "evaluation/test_accuracy" in tr:
+        ax.plot(tr["accuracy/t"], 100 * tr["evaluation/test_accuracy"], "s-", ms=3,
+                label="held-out test samples")
+        ax.legend()
     ax.set(xlabel=TIME, ylabel="accuracy (%)", ylim=(-5, 105),
            title="Accuracy of frozen copies over time")
     if bp:
@@ -91,7 +95,10 @@ def _rate(t: np.ndarray, counts: np.ndarray, window: int) -> tuple[np.ndarray, n
 
 
 def plot_messages(tr: dict) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    per_sample = "presented" in tr and tr["presented"].size > 1 and tr["presented"][-1] > 0
+    fig, axes = plt.subplots(1, 2 if per_sample else 1, figsize=(11 if per_sample else 6, 3.2),
+                             squeeze=False)
+    ax = axes[0, 0]
     t = tr["t"]
     window = max(1, len(t) // 100)
     for name in _names(tr, "messages/"):
@@ -102,6 +109,40 @@ def plot_messages(tr: dict) -> plt.Figure:
     ax.set(xlabel=TIME, ylabel="messages per time unit",
            title=f"Message rate (mean over {window} recording intervals)")
     ax.legend(fontsize=7)
+    if per_sample:
+        ax = axes[0, 1]
+        presented = tr["presented"]
+        # windows of about 2 % of the samples: delivered messages over samples presented
+        step = max(1, int(presented[-1] // 50))
+        edges = np.searchsorted(presented, np.arange(step, presented[-1] + 1, step))
+        edges = np.unique(np.concatenate([[0], edges[edges < len(t)]]))
+        delivered = np.cumsum(tr["delivered"])
+        per = np.diff(delivered[edges]) / np.maximum(np.diff(presented[edges]), 1)
+        ax.plot(presented[edges[1:]], per, "o-", ms=2.5, color="k")
+        if np.any(per > 0):
+            ax.set_yscale("log")
+        ax.set(xlabel="samples presented", ylabel="messages delivered per sample",
+               title="Messages per presented sample")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(tr: dict) -> plt.Figure | None:
+    if "confusion" not in tr:
+        return None
+    m = tr["confusion"]
+    fig, ax = plt.subplots(figsize=(4.6, 4))
+    im = ax.imshow(m, cmap="Blues")
+    for (i, j), v in np.ndenumerate(m):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                    color="white" if v > m.max() / 2 else "black")
+    ax.set(xlabel="predicted class", ylabel="true class", xticks=range(m.shape[1]),
+           yticks=range(m.shape[0]),
+           title=f"Confusion matrix, last evaluation ({m.sum()} samples, "
+                 f"{100 * np.trace(m) / max(1, m.sum()):.1f} %)")
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="samples")
     fig.tight_layout()
     return fig
 
@@ -172,6 +213,7 @@ def image_grid(images: np.ndarray, titles: list[str], side: int, rows: int = 2) 
 PLOTS: dict[str, Callable[[dict], plt.Figure | None]] = {
     "energy": plot_energy, "activity": plot_activity, "accuracy": plot_accuracy,
     "messages": plot_messages, "symmetry": plot_symmetry, "raster": plot_raster,
+    "confusion": plot_confusion,
 }
 
 

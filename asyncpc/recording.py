@@ -19,7 +19,10 @@ Names in ``traces.npz`` (time in simulation units):
 ``delivered``                  messages delivered since the previous sample
 ``symmetry/EDGE/KEY``          KEY in angle_deg, norm_diff, rel_diff, norm_w, norm_b, corr,
                                feedback_angle_deg (angle between Bε and Wᵀε)
+``presented``                  samples presented by the stimulus so far (when there is one)
 ``accuracy/t``, ``accuracy``   evaluation times and accuracies (frozen copies)
+``confusion``                  (true class × predicted class) counts of the last argmax
+                               evaluation: the test set when there is one, else training
 ``evaluation/KEY``             further results of each evaluation, e.g.
                                ``evaluation/backprop_angle_deg``, ``…/backprop_rel_error``
 ``raster/t``, ``raster/pop``,  emission times, population codes (index into
@@ -35,8 +38,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .metrics import feedback_angle, symmetry
 from .engines import Engine
+from .metrics import feedback_angle, symmetry
 
 
 class Diverged(Exception):
@@ -54,17 +57,21 @@ class Recorder:
     max_energy : energy above which the run is declared diverged.
     evaluate : called every ``eval_every`` time units; returns an accuracy, or a dict with
         ``accuracy`` and further scalars recorded as ``evaluation/KEY``.
+    presented : returns how many samples the stimulus has presented (recorded as
+        ``presented``, for messages per sample over time).
     """
 
     def __init__(self, net: Engine, *, every: float, neurons: dict[str, list[int]] | None = None,
                  raster: int = 0, raster_from: float = 0.0, max_energy: float = 1e8,
-                 evaluate: Callable[[], float] | None = None, eval_every: float = 0.0) -> None:
+                 evaluate: Callable[[], float] | None = None, eval_every: float = 0.0,
+                 presented: Callable[[], int] | None = None) -> None:
         self.net = net
         self.every = every
         self.neurons = {k: list(v) for k, v in (neurons or {}).items()}
         self.max_energy = max_energy
         self.evaluate = evaluate
         self.eval_every = eval_every
+        self.presented = presented
         self.series: dict[str, list] = defaultdict(list)
         self.accuracy_t: list[float] = []
         self.accuracy: list[float] = []
@@ -132,6 +139,8 @@ class Recorder:
             emitted = net.emitted(name)
             s[f"messages/{name}"].append(emitted - self.last_emitted[name])
             self.last_emitted[name] = emitted
+        if self.presented is not None:
+            s["presented"].append(self.presented())
         s["delivered"].append(net.counters.delivered - self.last_delivered)
         self.last_delivered = net.counters.delivered
         if not np.isfinite(total) or total > self.max_energy:

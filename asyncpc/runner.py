@@ -28,9 +28,9 @@ import numpy as np
 
 from . import __version__
 from .datasets import Dataset, bars, digits, load, mnist1d, parity, random_patterns, teacher, xor
-from .evaluation import evaluate
-from .metrics import pc_vs_backprop, symmetry
 from .engines import Engine, build
+from .evaluation import Evaluation, evaluate
+from .metrics import pc_vs_backprop, symmetry
 from .model import rng_for
 from .recording import Diverged, Recorder
 from .scenario import Scenario, ScenarioError, to_toml
@@ -168,16 +168,18 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
         raise ScenarioError([f"{scenario.path}: run.duration: missing; expected a duration "
                              "when there is no stimulus to take it from"])
     evaluator = None
+    last: dict[str, Evaluation] = {}  # the latest evaluation of each set
     if dataset is not None and eval_cfg["read"]:
-        def score(ds: Dataset) -> float:
-            return evaluate(net, ds, clamp=eval_cfg["clamp"], read=eval_cfg["read"],
-                            settle=eval_cfg["settle"], readout=eval_cfg["readout"],
-                            threshold=eval_cfg["threshold"]).accuracy
+        def score(ds: Dataset, key: str) -> float:
+            last[key] = evaluate(net, ds, clamp=eval_cfg["clamp"], read=eval_cfg["read"],
+                                 settle=eval_cfg["settle"], readout=eval_cfg["readout"],
+                                 threshold=eval_cfg["threshold"])
+            return last[key].accuracy
 
         def evaluator() -> dict[str, float]:
-            out = {"accuracy": score(dataset)}
+            out = {"accuracy": score(dataset, "train")}
             if test_set is not None:
-                out["test_accuracy"] = score(test_set)
+                out["test_accuracy"] = score(test_set, "test")
             if eval_cfg["backprop"]:
                 out.update(backprop_alignment(net, dataset, data["data"], eval_cfg["settle"]))
             return out
@@ -185,7 +187,8 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     recorder = Recorder(net, every=rec_cfg["every"], neurons=rec_cfg["neurons"],
                         raster=rec_cfg["raster"], raster_from=rec_cfg["raster_from"],
                         max_energy=data["run"]["max_energy"], evaluate=evaluator,
-                        eval_every=eval_cfg["every"])
+                        eval_every=eval_cfg["every"],
+                        presented=(lambda: stimulus.presented) if stimulus else None)
     status, message = "ok", ""
     bar = Progress(duration, progress)
     start = time.perf_counter()
@@ -211,6 +214,9 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
         except KeyboardInterrupt:
             status, message = "interrupted", f"interrupted by the user at t = {net.now:g}"
     traces = recorder.arrays()
+    final = last.get("test") or last.get("train")
+    if final is not None and eval_cfg["readout"] == "argmax":
+        traces["confusion"] = confusion(final)
     summary = make_summary(scenario, net, traces, stimulus, status, message, wall)
     generated = None
     if eval_cfg["generate"] and dataset is not None and status != "diverged":
@@ -229,6 +235,14 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     return result
 
 
+def confusion(ev: Evaluation) -> np.ndarray:
+    """Counts of (true class, predicted class) of an argmax evaluation."""
+    k = ev.targets.shape[1]
+    m = np.zeros((k, k), dtype=int)
+    np.add.at(m, (ev.targets.argmax(axis=1), ev.outputs.argmax(axis=1)), 1)
+    return m
+
+
 def backprop_alignment(net: Engine, dataset: Dataset, d: dict, settle: float) -> dict:
     """Mean angle and relative error between PC updates and backprop over the data set."""
     results = [pc_vs_backprop(net, dataset.sample(j), source=d["input"], target=d["label"],
@@ -238,9 +252,13 @@ def backprop_alignment(net: Engine, dataset: Dataset, d: dict, settle: float) ->
 
 
 def generate(net: Engine, dataset: Dataset, scenario: Scenario) -> dict:
-    """Clamp each sample's label on a frozen copy and read what it generates at the input."""
+    """Clamp each distinct label on a frozen copy and read what it generates at the input
+    (for each label, its first sample is the target shown beside it)."""
     d, settle = scenario.data["data"], scenario.data["evaluation"]["settle"]
     label, image = d["label"], d["input"]
+    _, first = np.unique(dataset.arrays[label], axis=0, return_index=True)
+    first = np.sort(first)
+    dataset = Dataset(dataset.name, {k: v[first] for k, v in dataset.arrays.items()})
     ev = evaluate(net, dataset, clamp=[label], read=image, settle=settle, readout="values")
     n = ev.outputs.shape[1]
     side = int(round(np.sqrt(n)))

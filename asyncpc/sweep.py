@@ -44,6 +44,13 @@ def plan(grid, seeds: int) -> list[tuple[dict[str, str], int]]:
             for seed in range(seeds)]
 
 
+def pin_blas() -> None:
+    """One BLAS thread per worker process: several workers each running a multi-threaded BLAS
+    on a small machine oversubscribe it (measured here: 40× slower numpy)."""
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)
+
+
 def _one(path: str, params: dict[str, str], seed: int, out: str, fixed: list[str]) -> dict:
     """Run one grid point (in a worker process); never raises."""
     from .runner import run
@@ -92,7 +99,7 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
             todo.append((j, params, seed, run_dir))
     if progress and rows:
         print(f"resuming: {len(rows)} of {len(points)} runs already done", file=sys.stderr)
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, workers), initializer=pin_blas) as pool:
         futures = {pool.submit(_one, str(path), params, seed, str(run_dir), fixed):
                    (j, params, seed, run_dir) for j, params, seed, run_dir in todo}
         for future in as_completed(futures):

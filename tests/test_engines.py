@@ -137,6 +137,7 @@ def test_scenario_rejects_a_delay_grid_coarser_than_the_step_on_the_population_e
     path.write_text('[run]\nengine = "population"\nduration = 1.0\n'
                     '[populations.a]\nn = 1\ndt = 0.01\n[populations.b]\nn = 1\n'
                     '[[edges]]\nsource = "a"\ntarget = "b"\ndelay_resolution = 0.02\n')
-    with pytest.raises(ScenarioError, match=r"edges\.0\.delay_resolution: expected a value ≤ 0\.01"):
+    expected = r"edges\.0\.delay_resolution: expected a value ≤ 0\.01"
+    with pytest.raises(ScenarioError, match=expected):
         ap.load_scenario(path)
     ap.load_scenario(path, ["run.engine=unit"])  # the unit engine takes any grid

@@ -103,3 +103,18 @@ def test_fixed_overrides_apply_to_every_run_of_a_sweep(tmp_path):
     for r in rows:
         s = json.loads((Path(r["run_dir"]) / "summary.json").read_text())
         assert s["sim_time"] == 0.5 and s["symmetry"]["a->b"]["rule"] == "tied"
+
+
+def test_sweep_workers_pin_blas_to_one_thread():
+    """pin_blas (the workers' initializer) really limits numpy's BLAS to one thread."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from asyncpc.sweep import pin_blas
+    with ProcessPoolExecutor(max_workers=1, initializer=pin_blas) as pool:
+        threads = pool.submit(_blas_threads).result()
+    assert threads and set(threads) == {1}
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+    return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]

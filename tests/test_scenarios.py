@@ -10,8 +10,8 @@ from asyncpc import scenario as sc
 from asyncpc.cli import SCENARIO_DIR, shipped_scenarios
 
 
-def run(name, *overrides, seed=None):
-    sets = list(overrides) + ([f"run.seed={seed}"] if seed is not None else [])
+def run(name, *overrides, seed=None, engine="unit"):
+    sets = [*overrides, f"run.engine={engine}"] + ([f"run.seed={seed}"] if seed is not None else [])
     return runner.run(sc.load(SCENARIO_DIR / f"{name}.toml", sets), plots=False)
 
 
@@ -26,9 +26,9 @@ def test_every_shipped_scenario_validates_and_says_what_it_shows():
         assert "Claim" in path.read_text()
 
 
-def test_relaxation_descends_to_the_closed_form_minimum():
+def test_relaxation_descends_to_the_closed_form_minimum(engine):
     """F never increases; the settled state is the least-squares minimum of F."""
-    result = run("relaxation")
+    result = run("relaxation", engine=engine)
     energy = result.traces["energy"]
     assert np.all(np.diff(energy) <= 1e-12 * energy[0])
     data = result.network.graph
@@ -44,15 +44,15 @@ def test_relaxation_descends_to_the_closed_form_minimum():
     assert np.max(np.abs(z)) > 0.1
 
 
-def test_bogacz_tutorial_settles_at_the_cubic_root():
-    result = run("bogacz_tutorial")
+def test_bogacz_tutorial_settles_at_the_cubic_root(engine):
+    result = run("bogacz_tutorial", engine=engine)
     root = max(np.roots([2.0, 0.0, -3.0, -3.0]).real)
     assert result.traces["x/v"][-1, 0] == pytest.approx(root, abs=1e-6)
     assert round(root, 4) == 1.5675
 
 
-def test_symmetry_kp_asymmetry_decays_exactly_exponentially():
-    result = run("symmetry_kp")
+def test_symmetry_kp_asymmetry_decays_exactly_exponentially(engine):
+    result = run("symmetry_kp", engine=engine)
     tr = result.traces
     for edge in ("input->hidden", "hidden->output"):
         nd = tr[f"symmetry/{edge}/norm_diff"]
@@ -63,8 +63,8 @@ def test_symmetry_kp_asymmetry_decays_exactly_exponentially():
 
 
 @pytest.mark.slow
-def test_delays_learns_xor_through_jittered_lognormal_delays():
-    result = run("delays")
+def test_delays_learns_xor_through_jittered_lognormal_delays(engine):
+    result = run("delays", engine=engine)
     s = result.summary
     assert s["status"] == "ok" and s["accuracy"]["train"] == 1.0
     assert max(m["angle_deg"] for m in s["symmetry"].values()) < 15.0
@@ -72,8 +72,8 @@ def test_delays_learns_xor_through_jittered_lognormal_delays():
 
 
 @pytest.mark.slow
-def test_bars_regenerates_patterns_and_recovers_labels():
-    result = run("bars")
+def test_bars_regenerates_patterns_and_recovers_labels(engine):
+    result = run("bars", engine=engine)
     s = result.summary
     assert s["status"] == "ok"
     assert s["generation"]["mean_abs_error"] < 0.1
@@ -81,8 +81,8 @@ def test_bars_regenerates_patterns_and_recovers_labels():
     assert s["symmetry"]["label->image"]["angle_deg"] < 10.0
 
 
-def _xor_seed(seed):
-    result = run("xor", seed=seed)
+def _xor_seed(seed, engine):
+    result = run("xor", seed=seed, engine=engine)
     tr = result.traces
     t, delivered = tr["t"], tr["delivered"]
     T = result.summary["sim_time"]
@@ -93,10 +93,10 @@ def _xor_seed(seed):
 
 
 @pytest.mark.slow
-def test_xor_learns_with_learned_feedback_and_delays():
+def test_xor_learns_with_learned_feedback_and_delays(engine):
     """100 % for ≥ 4 of 5 seeds; every edge's angle < 10°; messages fall to ≤ 1/3."""
     with ProcessPoolExecutor(max_workers=2) as pool:
-        outcomes = list(pool.map(_xor_seed, range(5)))
+        outcomes = list(pool.map(_xor_seed, range(5), [engine] * 5))
     accuracies = [acc for acc, *_ in outcomes]
     assert sum(acc == 1.0 for acc in accuracies) >= 4, outcomes
     for acc, angles, first, last in outcomes:

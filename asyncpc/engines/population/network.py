@@ -87,7 +87,7 @@ class Projection:
     """
 
     __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
-                 "owner", "counters", "_buf")
+                 "owner", "counters", "arrivals", "_buf")
 
     def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
                  lam: float, post: str, t: float, counters: Counters) -> None:
@@ -99,6 +99,7 @@ class Projection:
         self.t = t
         self.counters = counters
         self.twin: Projection | None = None  # rule "tied": B ≡ twinᵀ (non-local)
+        self.arrivals = 0  # messages (group deliveries) received, for the bench's floor
         self.owner: PopulationState | None = None
         values = np.unique(delays)
         self.uniform = len(values) == 1
@@ -155,6 +156,7 @@ class Projection:
                 sent: np.ndarray) -> int:
         """Write the sent presynaptic ``values`` into one group's entries; return how many
         synapses received a message."""
+        self.arrivals += 1
         if flat is None:
             self.pre[0, sent] = values[sent]
             return int(np.count_nonzero(sent)) * self.w.shape[0]
@@ -202,6 +204,7 @@ class PopulationState:
         self.wake: Event | None = None
         self.drifts = False  # do plastic synapses or a learning bias change its inputs asleep?
         self.emitted = 0
+        self.steps = 0  # clock steps taken (the bench's floor replays them)
         self.log: Callable[[float, int, int], None] | None = None
         self.process: simpy.Process | None = None
 
@@ -260,6 +263,7 @@ class PopulationState:
         spec = self.spec
         span = t - self.t
         self.t = t
+        self.steps += 1
         self.net.counters.neuron_updates += spec.n * (2 if self.has_errors else 1)
         self.integrate(t)
         instant = spec.tau_eps == 0.0

@@ -31,6 +31,7 @@ import simpy
 
 from .messages import Channel, Counters, Site
 
+
 class Synapse:
     """A plastic (or fixed) synapse: weight ``w``, delivered presynaptic value ``pre``."""
 
