@@ -148,8 +148,13 @@ class Progress:
 
 
 def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = False,
-        plots: bool = True, force: bool = False) -> RunResult:
-    """Run ``scenario``; with ``out``, write the run directory there."""
+        plots: bool = True, force: bool = False, engine: str | None = None) -> RunResult:
+    """Run ``scenario``; with ``out``, write the run directory there.
+
+    ``engine`` (``"unit"`` or ``"population"``) overrides the scenario's ``run.engine``.
+    """
+    if engine is not None:
+        scenario = scenario.with_overrides([f"run.engine={engine}"])
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         prepare_out(out_dir, force)

@@ -185,6 +185,14 @@ class Scenario:
     def graph(self) -> nx.DiGraph:
         return build_model(self.data)
 
+    def with_overrides(self, overrides: list[str]) -> Scenario:
+        """A copy with ``key.path=value`` overrides applied (validated like ``--set``)."""
+        raw = _unset_removed(self.data)  # None means "not set" in a resolved scenario
+        problems: list[str] = []
+        for item in overrides:
+            apply_override(raw, item, problems, self.path)
+        return from_dict(raw, path=self.path, problems=problems)
+
 
 # -- reading -----------------------------------------------------------------------------------
 def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
@@ -259,6 +267,15 @@ def _assign(node: Any, parts: list[str], value: Any, key: str, problems: list[st
             node[head] = value
     else:
         problems.append(f"--set {key}: {head!r} is inside a value, not a table")
+
+
+def _unset_removed(node: Any) -> Any:
+    """A deep copy without the ``None`` ("not set") entries of a resolved scenario."""
+    if isinstance(node, dict):
+        return {k: _unset_removed(v) for k, v in node.items() if v is not None}
+    if isinstance(node, list):
+        return [_unset_removed(v) for v in node]
+    return node
 
 
 # -- validation --------------------------------------------------------------------------------

@@ -141,3 +141,16 @@ def test_scenario_rejects_a_delay_grid_coarser_than_the_step_on_the_population_e
     with pytest.raises(ScenarioError, match=expected):
         ap.load_scenario(path)
     ap.load_scenario(path, ["run.engine=unit"])  # the unit engine takes any grid
+
+
+def test_the_python_api_chooses_the_engine_by_keyword():
+    """``ap.run(scenario, engine=...)`` overrides ``run.engine``; both reach Bogacz's root."""
+    from asyncpc.cli import SCENARIO_DIR
+    scenario = ap.load_scenario(SCENARIO_DIR / "bogacz_tutorial.toml")
+    root = max(np.roots([2.0, 0.0, -3.0, -3.0]).real)
+    for engine in ("unit", "population"):
+        result = ap.run(scenario, engine=engine)
+        assert result.summary["engine"] == result.network.kind == engine
+        assert result.network.x("v")[0] == pytest.approx(root, abs=1e-6)
+    with pytest.raises(ap.ScenarioError, match="run.engine: expected one of unit, population"):
+        ap.run(scenario, engine="gpu")

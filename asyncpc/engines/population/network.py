@@ -106,14 +106,19 @@ class Projection:
         n_post, n_pre = self.w.shape
         self.pre = np.tile(np.asarray(pre, dtype=float), (1 if self.uniform else n_post, 1))
         self._buf = np.empty_like(self.w)
-        # groups: (delay, flat indices into pre, presynaptic column of each)
-        self.groups: list[tuple[float, np.ndarray | None, np.ndarray | None]] = []
+        # groups: (delay, flat indices into pre, presynaptic column of each, which presynaptic
+        # neurons have a synapse in the group)
+        self.groups: list[tuple[float, np.ndarray | None, np.ndarray | None,
+                                np.ndarray | None]] = []
         if self.uniform:
-            self.groups.append((float(values[0]), None, None))
+            self.groups.append((float(values[0]), None, None, None))
         else:
             for d in values:
                 flat = np.flatnonzero(delays == d)
-                self.groups.append((float(d), flat, flat % n_pre))
+                cols = flat % n_pre
+                present = np.zeros(n_pre, dtype=bool)
+                present[cols] = True
+                self.groups.append((float(d), flat, cols, present))
 
     def advance(self, t: float, post: np.ndarray) -> None:
         """Integrate the weights exactly up to ``t`` (both factors constant since ``self.t``)."""
@@ -354,7 +359,9 @@ class PopulationState:
                 self.log(t, self.code, int(k))
         env = self.env
         for proj in targets:
-            for delay, flat, cols in proj.groups:
+            for delay, flat, cols, present in proj.groups:
+                if present is not None and not present[sent].any():
+                    continue  # no sending neuron has a synapse with this delay
                 if delay == 0.0:
                     _deliver(proj, flat, cols, values, sent)
                 else:
