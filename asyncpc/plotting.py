@@ -139,8 +139,8 @@ def plot_confusion(tr: dict) -> plt.Figure | None:
                     color="white" if v > m.max() / 2 else "black")
     ax.set(xlabel="predicted class", ylabel="true class", xticks=range(m.shape[1]),
            yticks=range(m.shape[0]),
-           title=f"Confusion matrix, last evaluation ({m.sum()} samples, "
-                 f"{100 * np.trace(m) / max(1, m.sum()):.1f} %)")
+           title=f"Confusion matrix, last evaluation\n({m.sum()} samples, "
+                 f"{100 * np.trace(m) / max(1, m.sum()):.1f} % correct)")
     ax.grid(False)
     fig.colorbar(im, ax=ax, shrink=0.8, label="samples")
     fig.tight_layout()

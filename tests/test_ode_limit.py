@@ -2,6 +2,7 @@
 SPEC §1 ODE, integrated independently (tests/reference.py); halving the step halves the error."""
 
 import numpy as np
+import pytest
 from helpers import chain
 from reference import DenseModel
 
@@ -61,3 +62,16 @@ def test_hidden_state_moved_away_from_its_start(engine):
     assert np.max(np.abs(b_ref - 0.2)) > 0.01  # the bias learned
     assert np.max(np.abs(x_ref)) > 0.1
     assert np.max(np.abs(net.x("p1"))) > 0.1
+
+
+def test_a_learning_bias_keeps_drifting_while_its_clocked_error_neuron_sleeps(engine):
+    """x clamped at 1, prior 0, db/dt = eta_b (1 − b): b(T) = 1 − e^{−eta_b T} (closed form).
+    A clocked error neuron (tau_eps > 0) that sleeps must integrate its bias over the sleep
+    too. The residual comes from the settle threshold (eps held within settle·tau_eps = 2e-3)
+    and the wake-up interval while asleep (refresh 0.1)."""
+    pops = [ap.PopulationSpec("a", 1, prior=0.0, eta_bias=0.05, tau_eps=0.2, settle=0.01,
+                              dt=0.01, refresh=0.1)]
+    net = ap.build_network(ap.build_graph(pops, []), engine=engine, seed=0)
+    net.clamp("a", 1.0)
+    net.run(40.0)
+    assert net.bias("a")[0] == pytest.approx(1.0 - np.exp(-2.0), abs=5e-3)

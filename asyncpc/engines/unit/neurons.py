@@ -260,7 +260,7 @@ class ErrorNeuron(Neuron):
     own representation neuron and to its error (feedback) synapses.
     """
 
-    __slots__ = ("eps", "x_in", "mu_in", "b", "eta_bias", "sigma2", "tau", "eps_sent")
+    __slots__ = ("eps", "x_in", "mu_in", "b", "t_b", "eta_bias", "sigma2", "tau", "eps_sent")
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, **kw) -> None:
         super().__init__(env, spec, k, **kw)
@@ -268,6 +268,7 @@ class ErrorNeuron(Neuron):
         self.tau = spec.tau_eps
         self.event_driven = spec.tau_eps == 0.0
         self.b = spec.prior if spec.prior is not None else 0.0
+        self.t_b = env.now  # the bias is integrated up to here (it drifts while asleep)
         self.eta_bias = spec.eta_bias
         self.drifts = spec.eta_bias != 0.0
         self.x_in = spec.x0
@@ -292,14 +293,15 @@ class ErrorNeuron(Neuron):
             self.poke()
 
     def bias_at(self, t: float) -> float:
-        return self.b + self.eta_bias * self.eps * (t - self.t)
+        return self.b + self.eta_bias * self.eps * (t - self.t_b)
 
     def update(self, t: float) -> None:
         self.counters.neuron_updates += 1
         self.refresh_synapses(t)
         dt = t - self.t
         if self.eta_bias != 0.0:
-            self.b += self.eta_bias * self.eps * dt
+            self.b += self.eta_bias * self.eps * (t - self.t_b)
+        self.t_b = t
         target = (self.x_in - self.b - self.mu_in) / self.sigma2
         if self.event_driven:
             eps = target
