@@ -92,8 +92,10 @@ class Recorder:
         raster = self.raster
 
         def log(t: float, code: int, k: int) -> None:
-            if t >= self.raster_from and len(raster) < self.raster_cap:
+            if t >= self.raster_from:
                 raster.append((t, code, k))
+                if len(raster) >= self.raster_cap:
+                    self.net.on_emit(None)  # full: stop listening
         self.net.on_emit(log)
 
     def run(self):

@@ -97,8 +97,9 @@ class Engine:
         environment (same seed, hence the same delays and clocks); it starts at ``x0``."""
         raise NotImplementedError
 
-    def on_emit(self, log: Callable[[float, int, int], None]) -> None:
-        """Call ``log(t, population code, neuron index)`` on every emission (the raster)."""
+    def on_emit(self, log: Callable[[float, int, int], None] | None) -> None:
+        """Call ``log(t, population code, neuron index)`` on every emission (the raster);
+        ``None`` stops the calls."""
         raise NotImplementedError
 
     def min_delay(self) -> float:

@@ -165,6 +165,9 @@ class Projection:
         if flat is None:
             self.pre[0, sent] = values[sent]
             return int(np.count_nonzero(sent)) * self.w.shape[0]
+        if sent.all():
+            np.put(self.pre, flat, values[cols])
+            return len(flat)
         m = sent[cols]
         sel = flat[m]
         np.put(self.pre, sel, values[cols[m]])
@@ -356,6 +359,8 @@ class PopulationState:
         self.emitted += int(np.count_nonzero(sent))
         if self.log is not None:
             for k in np.flatnonzero(sent):
+                if self.log is None:
+                    break  # the observer stopped listening
                 self.log(t, self.code, int(k))
         env = self.env
         for proj in targets:
@@ -557,7 +562,7 @@ class PopulationNetwork(Engine):
             weights={n: self.weights(n) for n in self.edges},
             biases={n: self.bias(n) for n, p in self.populations.items() if p.has_errors})
 
-    def on_emit(self, log: Callable[[float, int, int], None]) -> None:
+    def on_emit(self, log: Callable[[float, int, int], None] | None) -> None:
         for pop in self.populations.values():
             pop.log = log
 

@@ -248,11 +248,11 @@ class Network(Engine):
                        biases={n: p.bias(t) for n, p in self.populations.items()
                                if p.has_errors})
 
-    def on_emit(self, log: Callable[[float, int, int], None]) -> None:
+    def on_emit(self, log: Callable[[float, int, int], None] | None) -> None:
         env = self.env
         for code, pop in enumerate(self.populations.values()):
             for neuron in [*pop.neurons, *pop.errors]:
-                neuron.axon.log = _logger(env, log, code, neuron.k)
+                neuron.axon.log = None if log is None else _logger(env, log, code, neuron.k)
 
     @property
     def n_processes(self) -> int:
