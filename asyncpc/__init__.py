@@ -8,7 +8,7 @@ __version__ = "0.1.0"
 
 from . import datasets  # noqa: E402
 from .datasets import Dataset  # noqa: E402
-from .engines import ENGINES, Engine, Network, PopulationNetwork  # noqa: E402
+from .engines import ENGINES, Diverged, Engine, Network, PopulationNetwork  # noqa: E402
 from .engines import build as build_network  # noqa: E402
 from .evaluation import evaluate  # noqa: E402
 from .metrics import symmetry  # noqa: E402
@@ -22,6 +22,7 @@ from .stimulus import Stimulus  # noqa: E402
 __all__ = [
     "Dataset",
     "Distribution",
+    "Diverged",
     "ENGINES",
     "EdgeSpec",
     "Engine",

@@ -39,11 +39,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .engines import Engine
+from .engines.base import Diverged
 from .metrics import feedback_angle, symmetry
-
-
-class Diverged(Exception):
-    """A numerical blow-up: NaN/inf or runaway energy."""
 
 
 class Recorder:
@@ -148,7 +145,8 @@ class Recorder:
         if not np.isfinite(total) or total > self.max_energy:
             worst = max(per, key=lambda n: per[n] if np.isfinite(per[n]) else np.inf)
             raise Diverged(f"energy {total:.3g} at t = {t:g} (largest in population "
-                           f"{worst!r}: {per[worst]:.3g}; limit {self.max_energy:g})")
+                           f"{worst!r}: {per[worst]:.3g}; limit {self.max_energy:g})",
+                           t=t, population=worst)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """All recorded series as numpy arrays, named as in the module docstring."""

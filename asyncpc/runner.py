@@ -28,11 +28,11 @@ import numpy as np
 
 from . import __version__
 from .datasets import Dataset, bars, digits, load, mnist1d, parity, random_patterns, teacher, xor
-from .engines import Engine, build
+from .engines import Diverged, Engine, build
 from .evaluation import Evaluation, evaluate
 from .metrics import pc_vs_backprop, symmetry
 from .model import rng_for
-from .recording import Diverged, Recorder
+from .recording import Recorder
 from .scenario import Scenario, ScenarioError, to_toml
 from .stimulus import Stimulus
 
@@ -182,7 +182,7 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
             return last[key].accuracy
 
         def evaluator() -> dict[str, float]:
-            out = {"accuracy": score(dataset, "train")}
+            out = {"accuracy": score(dataset.head(eval_cfg["train_count"]), "train")}
             if test_set is not None:
                 out["test_accuracy"] = score(test_set, "test")
             if eval_cfg["backprop"]:

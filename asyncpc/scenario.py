@@ -146,6 +146,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "clamp": Key("list", [], "populations clamped when evaluating"),
         "read": Key("str", "", "population read out (empty: no evaluation)"),
         "settle": Key("float", 30.0, "settling time of the frozen copy (time)", **POS),
+        "train_count": Key("int", 0, "how many training samples each evaluation scores as "
+                           "accuracy.train: the first N of the training set (0 = all)", min=0),
         "readout": Key("str", "argmax", "argmax, threshold or values", READOUTS),
         "threshold": Key("float", 0.5, "threshold of the threshold read-out"),
         "generate": Key("bool", False, "also clamp each label and record what the network "
@@ -406,6 +408,18 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
                             + (f" (did you mean {hint[0]!r}?)" if hint else "")
                             + f"; populations are: {', '.join(sorted(names))}")
 
+    for name, p in data["populations"].items():
+        if not all(isinstance(p.get(k), float) for k in ("dt", "tau_x", "variance", "jitter")):
+            continue  # already reported
+        # explicit Euler on x: the neuron's own spring alone, dx/dt = −(x − mu)/(sigma2 tau_x),
+        # is stable for steps < 2 sigma2 tau_x; half that leaves room for the coupling to the
+        # other populations (a step of 1.5 tau_x with sigma2 = 1 blows up)
+        limit = p["variance"] * p["tau_x"]
+        if p["dt"] * (1.0 + p["jitter"]) > limit:
+            problems.append(
+                f"{where}: populations.{name}.dt: expected dt·(1 + jitter) ≤ variance·tau_x = "
+                f"{limit:g} for a stable explicit Euler step, got dt = {p['dt']:g} with jitter "
+                f"{p['jitter']:g} (lower dt or raise tau_x)")
     seen = set()
     for j, e in enumerate(data["edges"]):
         ref(f"edges.{j}.source", e["source"])

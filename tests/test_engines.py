@@ -154,3 +154,20 @@ def test_the_python_api_chooses_the_engine_by_keyword():
         assert result.network.x("v")[0] == pytest.approx(root, abs=1e-6)
     with pytest.raises(ap.ScenarioError, match="run.engine: expected one of unit, population"):
         ap.run(scenario, engine="gpu")
+
+
+def test_a_blow_up_is_reported_where_and_when_it_happens(engine):
+    """An explicit Euler step far above tau_x makes the free neurons oscillate with growing
+    amplitude; the engine raises Diverged at the step where a state stops being finite,
+    naming the population, the neuron and the time, instead of running on with inf/nan."""
+    pops = [ap.PopulationSpec("top", 2, prior=0.0, tau_x=0.1, dt=0.5, settle=0.0),
+            ap.PopulationSpec("low", 3, tau_x=0.1, dt=0.5, settle=0.0)]
+    net = ap.build_network(ap.build_graph(pops, [ap.EdgeSpec("top", "low", rule="tied")]),
+                           engine=engine, seed=0)
+    net.clamp("low", [1.0, -1.0, 0.5])
+    with pytest.raises(ap.Diverged) as info:
+        net.run(10_000.0)
+    err = info.value
+    assert err.population == "top" and err.index in (0, 1)
+    assert 0.0 < err.t < 10_000.0 and f"t = {err.t:g}" in str(err)
+    assert "population 'top'" in str(err)

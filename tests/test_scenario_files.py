@@ -250,3 +250,16 @@ def test_every_figure_the_readme_shows_exists():
     root = Path(__file__).parent.parent
     for path in re.findall(r"\((plots/[\w.-]+\.png)\)", (root / "README.md").read_text()):
         assert (root / path).exists(), path
+
+
+def test_an_unstable_integration_step_is_rejected_before_running(tmp_path, capsys):
+    """dt above variance·tau_x (here 0.15 against tau_x 0.1) is bad input, not a blow-up."""
+    text = GOOD.replace("n = 3", "n = 3\ntau_x = 0.1\ndt = 0.15")
+    code = main(["validate", str(write(tmp_path, text))])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "populations.b.dt: expected dt·(1 + jitter) ≤ variance·tau_x = 0.1" in err
+    assert main(["validate", str(write(tmp_path, text.replace("dt = 0.15", "dt = 0.05")))]) == 0
+    # jitter stretches the longest step
+    jittered = text.replace("dt = 0.15", "dt = 0.08\njitter = 0.5")
+    assert main(["validate", str(write(tmp_path, jittered))]) == 2

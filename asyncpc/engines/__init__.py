@@ -13,7 +13,7 @@ from typing import Any
 
 import networkx as nx
 
-from .base import Counters, Engine
+from .base import Counters, Diverged, Engine
 from .population import PopulationNetwork
 from .unit import Network
 
@@ -30,4 +30,5 @@ def build(graph: nx.DiGraph, *, engine: str = "unit", **kwargs: Any) -> Engine:
     return cls(graph, **kwargs)
 
 
-__all__ = ["ENGINES", "Counters", "Engine", "Network", "PopulationNetwork", "build"]
+__all__ = ["ENGINES", "Counters", "Diverged", "Engine", "Network", "PopulationNetwork",
+           "build"]

@@ -23,6 +23,36 @@ from ..activations import activation
 from ..model import NONLOCAL_RULES, EdgeSpec, PopulationSpec
 
 
+class Diverged(ArithmeticError):
+    """A numerical blow-up: a state became NaN or infinite (raised by the engines at the step
+    where it happens), or the energy ran away (raised by the recorder). The message names the
+    time, the population and, for a state, the neuron.
+
+    Attributes
+    ----------
+    t : simulation time of the blow-up.
+    population : the population concerned (or None).
+    index : the neuron concerned (or None).
+    """
+
+    # SimPy re-creates an exception raised in a process from its args: keep everything there
+    def __init__(self, message: str, t: float = float("nan"), population: str | None = None,
+                 index: int | None = None) -> None:
+        super().__init__(message, t, population, index)
+        self.t = t
+        self.population = population
+        self.index = index
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @classmethod
+    def state(cls, kind: str, value: float, *, t: float, population: str, index: int
+              ) -> Diverged:
+        return cls(f"{kind} of neuron {index} of population {population!r} became {value} at "
+                   f"t = {t:g}", t=t, population=population, index=index)
+
+
 @dataclass
 class Counters:
     """Event counts of one network (observers read them; the engine only increments)."""
@@ -54,7 +84,9 @@ class Engine:
 
     # -- what each engine implements --------------------------------------------------------
     def run(self, until: float) -> None:
-        """Advance to ``until`` (events at exactly ``until`` are not processed)."""
+        """Advance to ``until`` (events at exactly ``until`` are not processed).
+
+        Raises :class:`Diverged` as soon as a state becomes NaN or infinite."""
         raise NotImplementedError
 
     def clamp(self, name: str, values) -> None:

@@ -65,7 +65,7 @@ from simpy.events import Event
 
 from ...activations import activation
 from ...model import EdgeSpec, PopulationSpec, rng_for
-from ..base import Counters, Engine, initial_weights, sampled_delays
+from ..base import Counters, Diverged, Engine, initial_weights, sampled_delays
 
 
 def grid_delays(delays: np.ndarray, grid: float) -> np.ndarray:
@@ -328,6 +328,9 @@ class PopulationState:
 
     # -- state changes and emissions -----------------------------------------------------------
     def set_x(self, t: float, x: np.ndarray) -> None:
+        if not np.isfinite(x).all():
+            k = int(np.flatnonzero(~np.isfinite(x))[0])
+            raise Diverged.state("state x", x[k], t=t, population=self.name, index=k)
         self.x = x
         self.r = r = self.f(x)
         theta = self.spec.theta
@@ -344,6 +347,9 @@ class PopulationState:
                     self._local(self.x_in, self.x_sent.copy(), moved)
 
     def set_eps(self, t: float, eps: np.ndarray) -> None:
+        if not np.isfinite(eps).all():
+            k = int(np.flatnonzero(~np.isfinite(eps))[0])
+            raise Diverged.state("error eps", eps[k], t=t, population=self.name, index=k)
         self.eps = eps
         sent = np.abs(eps - self.eps_sent) > self.spec.theta
         if sent.any():
@@ -518,7 +524,9 @@ class PopulationNetwork(Engine):
 
     # -- the interface -------------------------------------------------------------------------
     def run(self, until: float) -> None:
-        self.env.run(until=until)
+        # overflow is detected where it happens (Diverged), not reported as numpy warnings
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.env.run(until=until)
 
     def clamp(self, name: str, values) -> None:
         pop = self.populations[name]

@@ -42,6 +42,7 @@ import simpy
 from simpy.events import Event
 
 from ...activations import activation
+from ..base import Diverged
 from .messages import Axon, Counters, Link, Site, Trace
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class Neuron:
     __slots__ = (
         "env", "k", "counters", "pop_counter", "theta", "dt", "jitter", "settle", "refresh",
         "rng", "phase", "t", "wake", "incoming", "drifts", "t_refresh", "event_driven", "traces",
-        "axon", "link", "process",
+        "axon", "link", "process", "population",
     )
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, *,
@@ -72,6 +73,7 @@ class Neuron:
                  pop_counter: PopulationCounter) -> None:
         self.env = env
         self.k = k
+        self.population = spec.name
         self.counters = counters
         self.pop_counter = pop_counter
         self.theta = spec.theta
@@ -219,6 +221,8 @@ class RepresentationNeuron(Neuron):
         self.set_state(t, x)
 
     def set_state(self, t: float, x: float) -> None:
+        if not math.isfinite(x):
+            raise Diverged.state("state x", x, t=t, population=self.population, index=self.k)
         self.x = x
         self.r = r = self.f(x)
         for (signal, _), trace in self.traces.items():
@@ -317,6 +321,9 @@ class ErrorNeuron(Neuron):
             self.sleep()
 
     def set_state(self, t: float, eps: float) -> None:
+        if not math.isfinite(eps):
+            raise Diverged.state("error eps", eps, t=t, population=self.population,
+                                 index=self.k)
         self.eps = eps
         for trace in self.traces.values():
             trace.set(t, eps)
