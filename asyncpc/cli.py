@@ -13,32 +13,10 @@ import tomllib
 from pathlib import Path
 
 from . import __version__
-from .scenario import ScenarioError, load
+from .scenario import SCENARIO_DIR, ScenarioError, load, shipped_scenarios
+from .scenario import find as find_scenario
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-def scenario_dirs() -> list[Path]:
-    """Where shipped scenarios are looked up: beside the package (a checkout or an editable
-    install), then ``./scenarios``."""
-    return [d for d in (SCENARIO_DIR, Path.cwd() / "scenarios") if d.is_dir()]
-
-
-def find_scenario(name: str) -> Path:
-    """A path, or the name of a shipped scenario (``xor`` → scenarios/xor.toml)."""
-    p = Path(name)
-    if p.exists() or p.suffix == ".toml":
-        return p
-    for d in scenario_dirs():
-        if (d / f"{name}.toml").exists():
-            return d / f"{name}.toml"
-    raise ScenarioError([f"{name}: no such file, and no shipped scenario of that name "
-                         f"(see 'asyncpc list')"])
-
-
-def shipped_scenarios() -> list[Path]:
-    dirs = scenario_dirs()
-    return sorted(dirs[0].glob("*.toml")) if dirs else []
+__all__ = ["SCENARIO_DIR", "find_scenario", "main", "parser", "shipped_scenarios"]
 
 
 def cmd_run(args) -> int:

@@ -21,6 +21,29 @@ from .activations import ACTIVATIONS
 from .evaluation import READOUTS
 from .model import DISTRIBUTIONS, RULES, Distribution, EdgeSpec, PopulationSpec, build_graph
 
+#: the shipped scenarios (package data: available after any kind of install)
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+
+
+def shipped_scenarios() -> list[Path]:
+    """The scenario files that ship with asyncpc, by name."""
+    return sorted(SCENARIO_DIR.glob("*.toml"))
+
+
+def find(name: str | Path) -> Path:
+    """A scenario file: ``name`` itself if it is a path that exists (or names a ``.toml``
+    file), else the shipped scenario of that name (``xor`` → the package's ``xor.toml``),
+    else ``./scenarios/NAME.toml``."""
+    p = Path(name)
+    if p.exists() or p.suffix == ".toml" or len(p.parts) > 1:
+        return p
+    for d in (SCENARIO_DIR, Path.cwd() / "scenarios"):
+        if (d / f"{name}.toml").exists():
+            return d / f"{name}.toml"
+    names = ", ".join(s.stem for s in shipped_scenarios())
+    raise ScenarioError([f"{name}: no such file, and no shipped scenario of that name "
+                         f"(shipped: {names})"])
+
 
 class ScenarioError(Exception):
     """Every problem found in a scenario, one per line."""
@@ -198,8 +221,9 @@ class Scenario:
 
 # -- reading -----------------------------------------------------------------------------------
 def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Read, override, validate and resolve a scenario file; raise :class:`ScenarioError`."""
-    path = Path(path)
+    """Read, override, validate and resolve a scenario file, given by path or by the name of a
+    shipped scenario (``load("xor")``); raise :class:`ScenarioError`."""
+    path = find(path)
     try:
         raw = tomllib.loads(path.read_text())
     except FileNotFoundError:

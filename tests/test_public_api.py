@@ -28,3 +28,23 @@ def test_both_engines_implement_the_whole_interface():
     for cls in ENGINES.values():
         for name in abstract:
             assert getattr(cls, name) is not getattr(Engine, name), (cls.__name__, name)
+
+
+def test_the_wheel_ships_every_subpackage_and_the_scenarios(tmp_path):
+    """A non-editable install gets the engines and the shipped scenarios (package data), so
+    `asyncpc run xor` works from any directory after `pip install .`."""
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    from asyncpc.scenario import shipped_scenarios
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(tmp_path), str(root)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("asyncpc-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in ("engines/base.py", "engines/unit/neurons.py", "engines/population/network.py"):
+        assert f"asyncpc/{module}" in names
+    shipped = {f"asyncpc/scenarios/{p.name}" for p in shipped_scenarios()}
+    assert {"asyncpc/scenarios/xor.toml", "asyncpc/scenarios/digits.toml"} <= shipped <= names
