@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tomllib
 from pathlib import Path
@@ -19,12 +20,38 @@ from .scenario import find as find_scenario
 __all__ = ["SCENARIO_DIR", "find_scenario", "main", "parser", "shipped_scenarios"]
 
 
+def writable(path: str, flag: str) -> Path:
+    """``path`` if a file can be written there, else a :class:`ScenarioError` naming ``flag``
+    (checked before any long computation)."""
+    p = Path(path)
+    existed = p.exists()
+    try:
+        with open(p, "a"):
+            pass
+    except OSError as exc:
+        raise ScenarioError([f"{flag} {path}: cannot write there ({exc.strerror}); expected "
+                             "a writable file path"]) from None
+    if not existed:
+        p.unlink()
+    return p
+
+
+def _terminate(signum, frame):
+    """SIGTERM (a batch scheduler's time limit) ends a run like Ctrl-C: cleanly, with
+    everything recorded so far written."""
+    raise KeyboardInterrupt
+
+
 def cmd_run(args) -> int:
     from .runner import run
     scenario = load(find_scenario(args.scenario), _overrides(args))
     out = Path(args.out) if args.out else Path("runs") / scenario.name
-    result = run(scenario, out=out, progress=not args.quiet, plots=not args.no_plots,
-                 force=args.force)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        result = run(scenario, out=out, progress=not args.quiet, plots=not args.no_plots,
+                     force=args.force)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     s = result.summary
     if not args.quiet:
         print(_report(s, out))
@@ -99,7 +126,7 @@ def cmd_show(args) -> int:
     print(f"engine {net.kind}: neurons {net.n_neurons}, synapses {net.n_synapses}, processes "
           f"{net.n_processes}, minimum delay {net.min_delay():g}")
     if args.graphml:
-        nx.write_graphml(net.neuron_graph(), args.graphml)
+        nx.write_graphml(net.neuron_graph(), writable(args.graphml, "--graphml"))
         print(f"neuron-level graph written to {args.graphml}")
     return 0
 
@@ -114,9 +141,10 @@ def cmd_list(args) -> int:
 
 def cmd_bench(args) -> int:
     from .bench import main as bench_main
+    target = writable(args.json, "--json") if args.json else None
     report = bench_main(quick=args.quick)
-    if args.json:
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if target is not None:
+        target.write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -315,13 +316,29 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
     }
 
 
+RUN_FILES = ("summary.json", "traces.npz", "scenario.toml")
+
+
 def prepare_out(out: Path, force: bool) -> None:
+    """Create the run directory. With ``force`` an existing run directory is replaced whole
+    (nothing of the previous run survives to be plotted by mistake); a non-empty directory
+    that is not a run directory is never deleted."""
     if out.exists() and not out.is_dir():
-        raise ScenarioError([f"{out}: exists and is not a directory"])
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ScenarioError([f"{out}: directory is not empty; use --force to overwrite, "
-                             "or choose another --out"])
-    (out / "plots").mkdir(parents=True, exist_ok=True)
+        raise ScenarioError([f"--out {out}: exists and is not a directory"])
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise ScenarioError([f"--out {out}: directory is not empty; use --force to "
+                                 "replace it, or choose another --out"])
+        if not any((out / name).exists() for name in RUN_FILES):
+            raise ScenarioError([f"--out {out}: not a run directory (none of "
+                                 f"{', '.join(RUN_FILES)}); --force replaces run directories "
+                                 "only"])
+        shutil.rmtree(out)
+    try:
+        (out / "plots").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError([f"--out {out}: cannot create the run directory: "
+                             f"{exc.strerror}"]) from None
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -477,6 +477,11 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
         for j, name in enumerate(data[section]["clamp"] or []):
             ref(f"{section}.clamp.{j}", name)
     ref("evaluation.read", data["evaluation"]["read"])
+    read = data["populations"].get(data["evaluation"]["read"])
+    if read is not None and data["evaluation"]["readout"] == "argmax" and read.get("n") == 1:
+        problems.append(f"{where}: evaluation.readout: argmax over the single neuron of "
+                        f"{data['evaluation']['read']!r} is always right; expected threshold or "
+                        "values for a one-neuron read-out")
     if data["data"]["kind"] not in ("none", "values"):
         ref("data.input", data["data"]["input"])
     for name, idx in (data["record"]["neurons"] or {}).items():

@@ -10,6 +10,7 @@ whose ``summary.json`` exists are read back, not redone.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import itertools
@@ -141,6 +142,17 @@ def cmd_sweep(args) -> int:
     return 0 if ok == len(rows) else 1
 
 
+def positive(text: str) -> int:
+    """An argparse type: a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return value
+
+
 def add_parser(sub) -> None:
     sp = sub.add_parser("sweep", help="run a grid of parameter values × seeds in parallel")
     sp.add_argument("scenario", help="scenario file, or the name of a shipped scenario")
@@ -148,8 +160,8 @@ def add_parser(sub) -> None:
                     help="values of one scenario key (repeatable: cross product)")
     sp.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
                     help="an override applied to every run (repeatable)")
-    sp.add_argument("--seeds", type=int, default=1, help="seeds 0..K-1 per condition")
-    sp.add_argument("--workers", type=int, default=2, help="parallel worker processes")
+    sp.add_argument("--seeds", type=positive, default=1, help="seeds 0..K-1 per condition")
+    sp.add_argument("--workers", type=positive, default=2, help="parallel worker processes")
     sp.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_sweep)

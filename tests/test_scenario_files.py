@@ -263,3 +263,66 @@ def test_an_unstable_integration_step_is_rejected_before_running(tmp_path, capsy
     # jitter stretches the longest step
     jittered = text.replace("dt = 0.15", "dt = 0.08\njitter = 0.5")
     assert main(["validate", str(write(tmp_path, jittered))]) == 2
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "bogacz_tutorial", "--out", "/proc/asyncpc-run", "--quiet"],
+    ["show", "bogacz_tutorial", "--graphml", "/proc/asyncpc.graphml"],
+    ["bench", "--quick", "--json", "/nonexistent-dir/bench.json"],
+])
+def test_unwritable_output_paths_are_bad_input_not_tracebacks(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("asyncpc: error: --") and "Traceback" not in err
+
+
+def test_sweep_rejects_zero_seeds_and_workers(capsys):
+    for flag in ("--seeds", "--workers"):
+        with pytest.raises(SystemExit) as info:
+            main(["sweep", "bogacz_tutorial", flag, "0", "--out", "unused"])
+        assert info.value.code == 2
+        assert f"argument {flag}: expected a whole number ≥ 1, got '0'" in capsys.readouterr().err
+
+
+def test_force_replaces_the_whole_previous_run_directory_and_nothing_else(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "bogacz_tutorial", "--out", str(out), "--quiet", "--no-plots"]) == 0
+    (out / "generated.npz").write_bytes(b"left over from an earlier run")
+    assert main(["run", "bogacz_tutorial", "--out", str(out), "--quiet", "--no-plots",
+                 "--force"]) == 0
+    assert not (out / "generated.npz").exists() and (out / "summary.json").exists()
+    # a directory that is not a run directory is never deleted, even with --force
+    other = tmp_path / "papers"
+    other.mkdir()
+    (other / "draft.tex").write_text("keep me")
+    assert main(["run", "bogacz_tutorial", "--out", str(other), "--quiet", "--force"]) == 2
+    assert (other / "draft.tex").read_text() == "keep me"
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_argmax_over_a_single_neuron_is_rejected(tmp_path):
+    """argmax of one neuron is always index 0: it would report 100 % with no learning."""
+    text = GOOD + ('\n[data]\nkind = "values"\nvalues = { a = [[1.0, 0.0]], b = [[1.0, 0.0, 1.0]] }'
+                   '\n[evaluation]\nclamp = ["b"]\nread = "a"\nreadout = "argmax"\n')
+    sc.load(write(tmp_path, text))  # two neurons: fine
+    one = text.replace("[populations.a]\nn = 2", "[populations.a]\nn = 1").replace(
+        "a = [[1.0, 0.0]]", "a = [[1.0]]")
+    with pytest.raises(sc.ScenarioError, match="evaluation.readout: argmax over the single"):
+        sc.load(write(tmp_path, one))
+
+
+def test_sigterm_ends_a_run_cleanly_with_everything_recorded(tmp_path):
+    """What a batch scheduler sends at its time limit: status interrupted, files written."""
+    import signal
+    import time
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "asyncpc", "run", "xor", "--out", str(out),
+                             "--quiet", "--no-plots", "--set", "stimulus.epochs=2000"],
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["sim_time"] > 0
+    assert (out / "traces.npz").exists()
