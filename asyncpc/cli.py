@@ -97,7 +97,9 @@ def cmd_plot(args) -> int:
 
 
 def cmd_validate(args) -> int:
+    from .runner import check
     scenario = load(find_scenario(args.scenario), args.set)
+    check(scenario)  # everything run checks before simulating, data files included
     print(f"{scenario.path}: ok ({len(scenario.data['populations'])} populations, "
           f"{len(scenario.data['edges'])} edges)")
     return 0

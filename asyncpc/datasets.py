@@ -168,10 +168,14 @@ def load(path: Path, keys: dict[str, str]) -> Dataset:
     elif path.suffix == ".csv":
         with open(path, newline="") as fh:
             rows = [row for row in csv.reader(fh) if row]
+        if not rows:
+            raise ValueError(f"{path}: no rows")
         try:
             float(rows[0][0])
         except ValueError:
             rows = rows[1:]
+        if not rows:
+            raise ValueError(f"{path}: a header but no data rows")
         table = np.array(rows, dtype=float)
         arrays = {}
         for pop, cols in keys.items():

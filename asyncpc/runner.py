@@ -119,6 +119,26 @@ def check_dataset(scenario: Scenario, ds: Dataset) -> Dataset:
     return ds
 
 
+def check(scenario: Scenario) -> tuple[Dataset | None, Dataset | None, float]:
+    """Everything :func:`run` checks before it simulates (``asyncpc validate`` runs it too):
+    the data (files loaded, sizes against the populations, values finite), and a duration.
+    Returns the training set, the test set and the duration."""
+    dataset, test_set = make_datasets(scenario)
+    for ds in (dataset, test_set):
+        for name, arr in (ds.arrays.items() if ds is not None else ()):
+            if np.isinf(arr).any():
+                raise ScenarioError([f"{scenario.path}: data: the values for {name!r} contain "
+                                     "infinities; expected finite numbers (nan = free)"])
+    stim = scenario.data["stimulus"]
+    presented = dataset is not None and stim["clamp"] and stim["epochs"] > 0
+    duration = scenario.data["run"]["duration"] or (
+        stim["epochs"] * len(dataset) * stim["presentation"] if presented else None)
+    if not duration:
+        raise ScenarioError([f"{scenario.path}: run.duration: missing; expected a duration "
+                             "when there is no stimulus to take it from"])
+    return dataset, test_set, duration
+
+
 class Progress:
     """A one-line progress display on stderr (simulated time, %, messages/s, time left)."""
 
@@ -156,11 +176,11 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     """
     if engine is not None:
         scenario = scenario.with_overrides([f"run.engine={engine}"])
+    dataset, test_set, duration = check(scenario)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         prepare_out(out_dir, force)
     data = scenario.data
-    dataset, test_set = make_datasets(scenario)
     net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
     stim_cfg, eval_cfg = data["stimulus"], data["evaluation"]
     stimulus = None
@@ -169,10 +189,6 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
                             presentation=stim_cfg["presentation"], jitter=stim_cfg["jitter"],
                             epochs=stim_cfg["epochs"], order=stim_cfg["order"],
                             reset=stim_cfg["reset"], rng=rng_for(scenario.seed, "stimulus"))
-    duration = data["run"]["duration"] or (stimulus.duration if stimulus else None)
-    if not duration:
-        raise ScenarioError([f"{scenario.path}: run.duration: missing; expected a duration "
-                             "when there is no stimulus to take it from"])
     evaluator = None
     last: dict[str, Evaluation] = {}  # the latest evaluation of each set
     if dataset is not None and eval_cfg["read"]:

@@ -262,7 +262,17 @@ def apply_override(raw: dict, item: str, problems: list[str], path: Path) -> Non
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = text.strip()
-    _assign(raw, key.strip().split("."), value, key.strip(), problems)
+    parts = key.strip().split(".")
+    pops = raw.get("populations") if isinstance(raw.get("populations"), dict) else {}
+    if parts[0] == "populations" and len(parts) > 2 and parts[1] != "*" and parts[1] not in pops:
+        # setting a key of a population the file does not have would silently add an
+        # unconnected population (a typo in a sweep would vary nothing)
+        hint = difflib.get_close_matches(parts[1], list(pops), n=1)
+        problems.append(f"--set {key.strip()}: no population named {parts[1]!r}"
+                        + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                        + f"; populations are: {', '.join(pops) or 'none'}")
+        return
+    _assign(raw, parts, value, key.strip(), problems)
 
 
 def _assign(node: Any, parts: list[str], value: Any, key: str, problems: list[str]) -> None:

@@ -17,6 +17,7 @@ import itertools
 import json
 import re
 import sys
+import zlib
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -29,13 +30,40 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
         key, sep, values = item.partition("=")
         if not sep or not key or not values:
             raise ScenarioError([f"--grid {item!r}: expected key.path=v1,v2,..."])
-        grid.append((key.strip(), [v.strip() for v in values.split(",") if v.strip()]))
+        grid.append((key.strip(), [v.strip() for v in split_values(values) if v.strip()]))
     return grid
 
 
+def split_values(text: str) -> list[str]:
+    """Split on commas that are not inside brackets, braces or quotes, so that TOML values
+    such as ``[0.1, 0.2]`` or ``{dist = "uniform", low = 0, high = 1}`` stay whole."""
+    parts, depth, quote, current = [], 0, "", []
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
 def condition_name(params: dict[str, str]) -> str:
+    """A directory name for a grid point: readable, and unique even when two values differ
+    only in characters a file name cannot keep (then a checksum of the exact text follows)."""
     text = ",".join(f"{k}={v}" for k, v in params.items()) or "base"
-    return re.sub(r"[^A-Za-z0-9_.,=+-]", "_", text)
+    safe = re.sub(r"[^A-Za-z0-9_.,=+-]", "_", text)
+    if safe != text:
+        safe += f"-{zlib.crc32(text.encode()):08x}"
+    return safe
 
 
 def plan(grid, seeds: int) -> list[tuple[dict[str, str], int]]:

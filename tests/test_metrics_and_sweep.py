@@ -46,7 +46,20 @@ def test_sweep_plan_is_the_cross_product_times_seeds():
     points = plan(grid, 2)
     assert len(points) == 12
     assert points[0] == ({"a.x": "1", "b": "p"}, 0)
-    assert condition_name({"a.x": "1", "b": "p/q"}) == "a.x=1,b=p_q"
+    assert condition_name({"a.x": "1", "b": "pq"}) == "a.x=1,b=pq"  # readable when it can be
+    # values that differ only in characters a file name cannot keep still get their own
+    # directories (they collided before)
+    names = {condition_name({"b": v}) for v in ("p/q", "p_q", "p?q", "p q")}
+    assert len(names) == 4 and all(n.startswith("b=p_q") for n in names)
+
+
+def test_grid_values_keep_their_commas_inside_lists_tables_and_strings():
+    from asyncpc.sweep import parse_grid
+    grid = parse_grid(['record.neurons.h=[0, 1],[2]', 'edges.0.delay={dist = "uniform", '
+                       'low = 0.1, high = 0.2},0.3', 'run.description="a, b",c'])
+    assert grid[0][1] == ["[0, 1]", "[2]"]
+    assert grid[1][1] == ['{dist = "uniform", low = 0.1, high = 0.2}', "0.3"]
+    assert grid[2][1] == ['"a, b"', "c"]
 
 
 SCEN = """

@@ -326,3 +326,31 @@ def test_sigterm_ends_a_run_cleanly_with_everything_recorded(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["sim_time"] > 0
     assert (out / "traces.npz").exists()
+
+
+def test_set_cannot_invent_a_population_by_a_typo(tmp_path, capsys):
+    """A typo in --set used to add an unconnected population; a sweep over it varied nothing."""
+    path = write(tmp_path, GOOD)
+    with pytest.raises(sc.ScenarioError, match=r"--set populations\.bb\.n: no population "
+                                               r"named 'bb' \(did you mean 'b'\?\)"):
+        sc.load(path, ["populations.bb.n=16"])
+    assert sc.load(path, ["populations.b.n=16"]).data["populations"]["b"]["n"] == 16
+    assert sc.load(path, ["populations.*.theta=0.1"]).data["populations"]["a"]["theta"] == 0.1
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ('kind = "file"\ninput = "b"\npath = "missing.npz"', "data.path: cannot load"),
+    ('kind = "file"\ninput = "b"\npath = "empty.csv"\nkeys = { b = "0:3" }', "no rows"),
+    ('kind = "file"\ninput = "b"\npath = "inf.csv"\nkeys = { b = "0:3" }', "infinities"),
+    ('kind = "values"\nvalues = { b = [[1.0, 2.0, 3.0]] }', "run.duration: missing"),
+])
+def test_validate_checks_what_run_checks_including_data_files(tmp_path, capsys, data, message):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "inf.csv").write_text("1,2,inf\n")
+    text = GOOD.replace("duration = 2.0\n", "") + f"\n[data]\n{data}\n" \
+        '[stimulus]\nclamp = ["b"]\nepochs = 0\n'
+    path = write(tmp_path, text)
+    for verb in (["validate", str(path)], ["run", str(path), "--out", str(tmp_path / "r")]):
+        assert main(verb) == 2, verb
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing was created for a run that cannot start
