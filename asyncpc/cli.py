@@ -77,7 +77,10 @@ def _report(s: dict, out: Path) -> str:
              + (f" ({s['messages_per_sample']:.0f} per sample)" if s["messages_per_sample"]
                 else "")]
     if s["accuracy"]["train"] is not None:
-        lines.append(f"  accuracy {100 * s['accuracy']['train']:.1f} %")
+        test = s["accuracy"]["test"]
+        lines.append(f"  accuracy {100 * s['accuracy']['train']:.1f} % (training samples)"
+                     + (f", {100 * test:.1f} % (held-out test samples)" if test is not None
+                        else ""))
     for name, m in s["symmetry"].items():
         flag = "  [non-local weight transport]" if m["nonlocal"] else ""
         lines.append(f"  {name} ({m['rule']}): angle(W, Bᵀ) {m['angle_deg']:.2f}°, "

@@ -171,3 +171,16 @@ def test_a_blow_up_is_reported_where_and_when_it_happens(engine):
     assert err.population == "top" and err.index in (0, 1)
     assert 0.0 < err.t < 10_000.0 and f"t = {err.t:g}" in str(err)
     assert "population 'top'" in str(err)
+
+
+@pytest.mark.parametrize("local_delay", [0.0, 0.5])
+def test_a_columns_own_delay_holds_back_its_error(engine, local_delay):
+    """One neuron with prior 1 starting at 0 (tau_x = 1): without a local delay x relaxes as
+    1 − e^{−t}; with a local delay of 0.5 its error neuron sees x, and x sees its error, only
+    0.5 later, so until then the drive stays at its initial value and x(t) = t."""
+    pops = [ap.PopulationSpec("a", 1, prior=1.0, dt=0.001, settle=0.0,
+                              local_delay=local_delay)]
+    net = ap.build_network(ap.build_graph(pops, []), engine=engine, seed=0)
+    net.run(0.25)
+    expected = 0.25 if local_delay else 1.0 - np.exp(-0.25)
+    assert net.x("a")[0] == pytest.approx(expected, abs=2e-3)  # first order in dt = 0.001

@@ -11,10 +11,11 @@ import pytest
 import asyncpc as ap
 
 
-def linear_model(delay: ap.Distribution, tau_eps: float = 0.0, cycle: bool = False):
+def linear_model(delay: ap.Distribution, tau_eps: float = 0.0, cycle: bool = False,
+                 local_delay: float = 0.0):
     rng = np.random.default_rng(7)
     sizes = {"a": 2, "b": 3, "c": 4}
-    common = {"dt": 0.02, "settle": 1e-7, "tau_eps": tau_eps}
+    common = {"dt": 0.02, "settle": 1e-7, "tau_eps": tau_eps, "local_delay": local_delay}
     pops = [ap.PopulationSpec("a", 2, prior=0.5, variance=2.0, **common),
             ap.PopulationSpec("b", 3, variance=0.5, **common),
             ap.PopulationSpec("c", 4, **common)]
@@ -55,14 +56,16 @@ def closed_form(mats, sizes, clamped_c):
     return z[:2], z[2:]
 
 
-@pytest.mark.parametrize(("delay", "tau_eps", "cycle"), [
-    (ap.Distribution("constant", value=0.0), 0.0, False),
-    (ap.Distribution("uniform", low=0.05, high=0.2), 0.0, False),
-    (ap.Distribution("constant", value=0.0), 0.2, False),   # clocked error neurons
-    (ap.Distribution("uniform", low=0.05, high=0.2), 0.0, True),  # a cyclic graph
+@pytest.mark.parametrize(("delay", "tau_eps", "cycle", "local_delay"), [
+    (ap.Distribution("constant", value=0.0), 0.0, False, 0.0),
+    (ap.Distribution("uniform", low=0.05, high=0.2), 0.0, False, 0.0),
+    (ap.Distribution("constant", value=0.0), 0.2, False, 0.0),   # clocked error neurons
+    (ap.Distribution("uniform", low=0.05, high=0.2), 0.0, True, 0.0),  # a cyclic graph
+    (ap.Distribution("uniform", low=0.05, high=0.2), 0.0, False, 0.06),  # delays in columns
 ])
-def test_linear_network_settles_at_the_closed_form_minimum(delay, tau_eps, cycle, engine):
-    graph, mats, sizes = linear_model(delay, tau_eps, cycle)
+def test_linear_network_settles_at_the_closed_form_minimum(delay, tau_eps, cycle, local_delay,
+                                                           engine):
+    graph, mats, sizes = linear_model(delay, tau_eps, cycle, local_delay)
     net = ap.build_network(graph, engine=engine, seed=2)
     xc = np.array([1.0, -0.5, 0.25, 0.75])
     net.clamp("c", xc)
