@@ -166,7 +166,10 @@ def compare_engines(samples: int, presentation: float) -> dict:
     data = Dataset("digit-like", {"input": x, "label": y})
     out = {}
     for engine in ("unit", "population"):
+        tracemalloc.start()
         net = build(digits_shaped(), engine=engine, seed=0)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         stim = Stimulus(net, data, clamp=["input", "label"], presentation=presentation,
                         order="sequential", rng=rng_for(0, "bench stimulus"))
         start = time.perf_counter()
@@ -175,10 +178,12 @@ def compare_engines(samples: int, presentation: float) -> dict:
         out[engine] = {"wall": wall, "sim_time": stim.duration, "synapses": net.n_synapses,
                        "wall_per_time_unit": wall / stim.duration,
                        "deliveries_per_s": net.counters.delivered / wall,
-                       "messages_per_sample": net.counters.delivered / samples}
+                       "messages_per_sample": net.counters.delivered / samples,
+                       "bytes_per_synapse": peak / net.n_synapses}
         print(f"{engine:>11} {net.n_synapses:>9} {wall / stim.duration:>12.4f} "
               f"{out[engine]['deliveries_per_s']:>13,.0f} "
-              f"{out[engine]['messages_per_sample']:>12,.0f}", flush=True)
+              f"{out[engine]['messages_per_sample']:>12,.0f} "
+              f"{out[engine]['bytes_per_synapse']:>10,.0f}", flush=True)
     out["speedup"] = out["unit"]["wall_per_time_unit"] / out["population"]["wall_per_time_unit"]
     print(f"population engine speed-up for the same simulated time: {out['speedup']:.1f}×")
     return out
@@ -256,7 +261,7 @@ def main(quick: bool = False) -> dict:
     print(f"1. both engines, digits-shaped network 64-32-10 (xor settings), {samples} samples × "
           f"{presentation:g} time units")
     print(f"{'engine':>11} {'synapses':>9} {'wall/τ (s)':>12} {'deliveries/s':>13} "
-          f"{'msg/sample':>12}")
+          f"{'msg/sample':>12} {'B/synapse':>10}")
     report["engines"] = compare_engines(samples, presentation)
 
     sizes = [(25, 100), (50, 100)] if quick else [(25, 100), (50, 100), (100, 100)]
