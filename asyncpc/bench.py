@@ -180,12 +180,16 @@ def compare_engines(samples: int, presentation: float) -> dict:
                        "deliveries_per_s": net.counters.delivered / wall,
                        "messages_per_sample": net.counters.delivered / samples,
                        "bytes_per_synapse": peak / net.n_synapses}
+        if engine == "population":
+            out[engine]["floor_wall"] = floor = population_floor(net)
+            out[engine]["floor_ratio"] = wall / floor
         print(f"{engine:>11} {net.n_synapses:>9} {wall / stim.duration:>12.4f} "
               f"{out[engine]['deliveries_per_s']:>13,.0f} "
               f"{out[engine]['messages_per_sample']:>12,.0f} "
               f"{out[engine]['bytes_per_synapse']:>10,.0f}", flush=True)
     out["speedup"] = out["unit"]["wall_per_time_unit"] / out["population"]["wall_per_time_unit"]
-    print(f"population engine speed-up for the same simulated time: {out['speedup']:.1f}×")
+    print(f"population engine speed-up for the same simulated time: {out['speedup']:.1f}×; "
+          f"its cost over its numpy floor: {out['population']['floor_ratio']:.2f}")
     return out
 
 

@@ -12,7 +12,8 @@ Observers never change the simulation: a run with recorders is bit-identical to 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import networkx as nx
@@ -76,11 +77,41 @@ class Engine:
 
     kind = "abstract"
 
-    graph: nx.DiGraph
-    seed: int
-    plastic: bool
-    env: simpy.Environment
-    counters: Counters
+    def __init__(self, graph: nx.DiGraph, *, seed: int = 0, plastic: bool = True,
+                 env: simpy.Environment | None = None) -> None:
+        self.graph = graph
+        self.seed = seed
+        self.plastic = plastic
+        self.env = env if env is not None else simpy.Environment()
+        self.counters = Counters()
+
+    # -- what the builders of both engines share ---------------------------------------------
+    def declared_populations(self) -> Iterator[tuple[str, PopulationSpec, bool]]:
+        """``(name, spec, has_errors)`` in graph order (the canonical order). A population has
+        error neurons when something predicts it or it has a prior; a frozen network's biases
+        do not learn."""
+        for name, data in self.graph.nodes(data=True):
+            spec: PopulationSpec = data["spec"]
+            if not self.plastic:
+                spec = dataclasses.replace(spec, eta_bias=0.0)
+            yield name, spec, self.graph.in_degree(name) > 0 or spec.prior is not None
+
+    def declared_edges(self) -> Iterator[EdgeSpec]:
+        for _, _, data in self.graph.edges(data=True):
+            yield data["spec"]
+
+    def start_weights(self, spec: EdgeSpec, override) -> tuple[np.ndarray, np.ndarray]:
+        """``(W0, B0)``: the given matrices (a frozen copy's), else the declared ones."""
+        if override is not None:
+            return tuple(np.asarray(m, dtype=float) for m in override)
+        shape = (self.spec(spec.target).n, self.spec(spec.source).n)
+        return initial_weights(spec, shape, self.seed)
+
+    def learning_rates(self, spec: EdgeSpec) -> tuple[float, float, float, float]:
+        """``(eta_w, lam_w, eta_b, lam_b)``; all zero in a frozen network."""
+        if not self.plastic:
+            return 0.0, 0.0, 0.0, 0.0
+        return spec.eta_w, spec.lam_w, spec.feedback_eta, spec.feedback_lam
 
     # -- what each engine implements --------------------------------------------------------
     def run(self, until: float) -> None:

@@ -54,7 +54,6 @@ its currents. Synapses and biases are integrated exactly over the sleep when it 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping
 
@@ -65,7 +64,7 @@ from simpy.events import Event
 
 from ...activations import activation
 from ...model import EdgeSpec, PopulationSpec, rng_for
-from ..base import Counters, Diverged, Engine, initial_weights, sampled_delays
+from ..base import Counters, Diverged, Engine, sampled_delays
 
 
 def grid_delays(delays: np.ndarray, grid: float) -> np.ndarray:
@@ -444,25 +443,15 @@ class PopulationNetwork(Engine):
                  weights: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
                  biases: Mapping[str, np.ndarray] | None = None,
                  env: simpy.Environment | None = None) -> None:
-        self.graph = graph
-        self.seed = seed
-        self.plastic = plastic
-        self.env = env if env is not None else simpy.Environment()
-        self.counters = Counters()
-        weights = weights or {}
+        super().__init__(graph, seed=seed, plastic=plastic, env=env)
         biases = biases or {}
-        self.populations: dict[str, PopulationState] = {}
-        for code, (name, data) in enumerate(graph.nodes(data=True)):
-            spec: PopulationSpec = data["spec"]
-            if not plastic:
-                spec = dataclasses.replace(spec, eta_bias=0.0)
-            has_errors = graph.in_degree(name) > 0 or spec.prior is not None
-            self.populations[name] = PopulationState(self, spec, has_errors=has_errors,
-                                                     code=code, bias=biases.get(name))
-        self.edges: dict[str, tuple[Projection, Projection]] = {}
-        for _, _, data in graph.edges(data=True):
-            spec: EdgeSpec = data["spec"]
-            self.edges[spec.name] = self._build_edge(spec, weights.get(spec.name))
+        self.populations: dict[str, PopulationState] = {
+            name: PopulationState(self, spec, has_errors=has_errors, code=code,
+                                  bias=biases.get(name))
+            for code, (name, spec, has_errors) in enumerate(self.declared_populations())}
+        self.edges: dict[str, tuple[Projection, Projection]] = {
+            spec.name: self._build_edge(spec, (weights or {}).get(spec.name))
+            for spec in self.declared_edges()}
         self._start()
 
     def _grid(self, spec: EdgeSpec, sender: str) -> float:
@@ -480,14 +469,9 @@ class PopulationNetwork(Engine):
 
     def _build_edge(self, spec: EdgeSpec, override) -> tuple[Projection, Projection]:
         src, tgt = self.populations[spec.source], self.populations[spec.target]
-        shape = (tgt.spec.n, src.spec.n)
-        if override is not None:
-            w0, b0 = (np.asarray(m, dtype=float) for m in override)
-        else:
-            w0, b0 = initial_weights(spec, shape, self.seed)
+        w0, b0 = self.start_weights(spec, override)
         d_w, d_b = self.edge_delays(spec)
-        eta_w, lam_w = (spec.eta_w, spec.lam_w) if self.plastic else (0.0, 0.0)
-        eta_b, lam_b = (spec.feedback_eta, spec.feedback_lam) if self.plastic else (0.0, 0.0)
+        eta_w, lam_w, eta_b, lam_b = self.learning_rates(spec)
         t0 = self.env.now
         W = Projection(w0, src.r, d_w, eta=eta_w, lam=lam_w, post="eps", t=t0,
                        counters=self.counters)

@@ -12,7 +12,6 @@ which never change the simulation.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 
 import networkx as nx
@@ -20,7 +19,7 @@ import numpy as np
 import simpy
 
 from ...model import EdgeSpec, PopulationSpec, rng_for
-from ..base import Counters, Engine, initial_weights, sampled_delays
+from ..base import Counters, Engine, sampled_delays
 from .messages import Link
 from .neurons import ErrorNeuron, PopulationCounter, RepresentationNeuron
 from .synapses import ErrorSynapse, PredictionSynapse, TiedErrorSynapse
@@ -106,39 +105,23 @@ class Network(Engine):
                  weights: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
                  biases: Mapping[str, np.ndarray] | None = None,
                  env: simpy.Environment | None = None) -> None:
-        self.graph = graph
-        self.seed = seed
-        self.plastic = plastic
-        self.env = env if env is not None else simpy.Environment()
-        self.counters = Counters()
-        weights = weights or {}
+        super().__init__(graph, seed=seed, plastic=plastic, env=env)
         biases = biases or {}
-        self.populations: dict[str, Population] = {}
-        for name, data in graph.nodes(data=True):
-            spec: PopulationSpec = data["spec"]
-            if not plastic:
-                spec = dataclasses.replace(spec, eta_bias=0.0)
-            has_errors = graph.in_degree(name) > 0 or spec.prior is not None
-            self.populations[name] = Population(
-                self.env, spec, has_errors=has_errors, seed=seed, counters=self.counters,
-                bias=biases.get(name))
-        self.edges: dict[str, Edge] = {}
-        for _, _, data in graph.edges(data=True):
-            spec: EdgeSpec = data["spec"]
-            self.edges[spec.name] = self._build_edge(spec, weights.get(spec.name))
+        self.populations: dict[str, Population] = {
+            name: Population(self.env, spec, has_errors=has_errors, seed=seed,
+                             counters=self.counters, bias=biases.get(name))
+            for name, spec, has_errors in self.declared_populations()}
+        self.edges: dict[str, Edge] = {
+            spec.name: self._build_edge(spec, (weights or {}).get(spec.name))
+            for spec in self.declared_edges()}
         self._start()
 
     # -- building ----------------------------------------------------------------------------
     def _build_edge(self, spec: EdgeSpec, override) -> Edge:
         src, tgt = self.populations[spec.source], self.populations[spec.target]
-        shape = (tgt.spec.n, src.spec.n)
-        if override is not None:
-            w0, b0 = (np.asarray(m, dtype=float) for m in override)
-        else:
-            w0, b0 = initial_weights(spec, shape, self.seed)
-        d_w, d_b = sampled_delays(spec, shape, self.seed)
-        eta_w, lam_w = (spec.eta_w, spec.lam_w) if self.plastic else (0.0, 0.0)
-        eta_b, lam_b = (spec.feedback_eta, spec.feedback_lam) if self.plastic else (0.0, 0.0)
+        w0, b0 = self.start_weights(spec, override)
+        d_w, d_b = sampled_delays(spec, w0.shape, self.seed)
+        eta_w, lam_w, eta_b, lam_b = self.learning_rates(spec)
         env, counters = self.env, self.counters
         W = []
         for k, err in enumerate(tgt.errors):
