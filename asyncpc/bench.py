@@ -46,21 +46,35 @@ def workload(n_in: int, n_hidden: int, *, resolution: float = 0.0):
     return build_graph(pops, edges)
 
 
-def measure_engine(n_in: int, n_hidden: int, samples: int, presentation: float,
-                   resolution: float = 0.0) -> dict:
-    graph = workload(n_in, n_hidden, resolution=resolution)
+def built(graph, engine: str):
+    """The network on the named engine, and the peak memory (bytes) its building took."""
     tracemalloc.start()
-    net = Network(graph, seed=0)
+    net = build(graph, engine=engine, seed=0)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
+    return net, peak
+
+
+def random_inputs(net, n_in: int, samples: int, presentation: float) -> Stimulus:
+    """Present ``samples`` random N(0, 1) input patterns, ``presentation`` time units each."""
     rng = rng_for(0, "bench data")
     data = Dataset("random", {"input": rng.normal(0, 1, (samples, n_in))})
-    stim = Stimulus(net, data, clamp=["input"], presentation=presentation, epochs=1,
+    return Stimulus(net, data, clamp=["input"], presentation=presentation, epochs=1,
                     order="sequential", rng=rng)
-    counts = _count_emissions(net)
+
+
+def timed(net, until: float) -> float:
     start = time.perf_counter()
-    net.run(stim.duration)
-    wall = time.perf_counter() - start
+    net.run(until)
+    return time.perf_counter() - start
+
+
+def measure_engine(n_in: int, n_hidden: int, samples: int, presentation: float,
+                   resolution: float = 0.0) -> dict:
+    net, peak = built(workload(n_in, n_hidden, resolution=resolution), "unit")
+    stim = random_inputs(net, n_in, samples, presentation)
+    counts = _count_emissions(net)
+    wall = timed(net, stim.duration)
     c = net.counters
     # the pattern the floor replays: per sending neuron, its emissions and its channels
     senders = [(counts[id(n)],
@@ -166,15 +180,10 @@ def compare_engines(samples: int, presentation: float) -> dict:
     data = Dataset("digit-like", {"input": x, "label": y})
     out = {}
     for engine in ("unit", "population"):
-        tracemalloc.start()
-        net = build(digits_shaped(), engine=engine, seed=0)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
+        net, peak = built(digits_shaped(), engine)
         stim = Stimulus(net, data, clamp=["input", "label"], presentation=presentation,
                         order="sequential", rng=rng_for(0, "bench stimulus"))
-        start = time.perf_counter()
-        net.run(stim.duration)
-        wall = time.perf_counter() - start
+        wall = timed(net, stim.duration)
         out[engine] = {"wall": wall, "sim_time": stim.duration, "synapses": net.n_synapses,
                        "wall_per_time_unit": wall / stim.duration,
                        "deliveries_per_s": net.counters.delivered / wall,
@@ -194,18 +203,9 @@ def compare_engines(samples: int, presentation: float) -> dict:
 
 
 def measure_population(n_in: int, n_hidden: int, samples: int, presentation: float) -> dict:
-    graph = workload(n_in, n_hidden)
-    tracemalloc.start()
-    net = PopulationNetwork(graph, seed=0)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    rng = rng_for(0, "bench data")
-    data = Dataset("random", {"input": rng.normal(0, 1, (samples, n_in))})
-    stim = Stimulus(net, data, clamp=["input"], presentation=presentation, epochs=1,
-                    order="sequential", rng=rng)
-    start = time.perf_counter()
-    net.run(stim.duration)
-    wall = time.perf_counter() - start
+    net, peak = built(workload(n_in, n_hidden), "population")
+    stim = random_inputs(net, n_in, samples, presentation)
+    wall = timed(net, stim.duration)
     floor = population_floor(net)
     updates = net.counters.synapse_updates
     return {"synapses": net.n_synapses, "wall": wall, "floor_wall": floor,
