@@ -32,12 +32,30 @@ def _names(traces: dict, prefix: str) -> list[str]:
     return sorted({k[len(prefix):].split("/")[0] for k in traces if k.startswith(prefix)})
 
 
+#: a log axis spans at most this many decades below its largest value: energies that settle to
+#: rounding (1e-30 and below) would otherwise stretch it over hundreds of decades
+DECADES = 12
+
+
+def log_floor(*series: np.ndarray) -> float:
+    """The lower limit of a log axis showing ``series``: their smallest positive value, but no
+    more than :data:`DECADES` decades below their largest."""
+    values = np.concatenate([np.ravel(s) for s in series])
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size == 0:
+        return 1e-12
+    return max(float(positive.min()), float(positive.max()) * 10.0 ** -DECADES)
+
+
 def plot_energy(tr: dict) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     t = tr["t"]
-    ax.semilogy(t, np.maximum(tr["energy"], 1e-300), color="k", lw=1.5, label="total F")
-    for name in _names(tr, "energy/"):
-        ax.semilogy(t, np.maximum(tr[f"energy/{name}"], 1e-300), lw=1, label=name)
+    names = _names(tr, "energy/")
+    floor = log_floor(tr["energy"], *[tr[f"energy/{n}"] for n in names])
+    ax.semilogy(t, np.maximum(tr["energy"], floor), color="k", lw=1.5, label="total F")
+    for name in names:
+        ax.semilogy(t, np.maximum(tr[f"energy/{name}"], floor), lw=1, label=name)
+    ax.set_ylim(bottom=floor)
     ax.set(xlabel=TIME, ylabel="energy F (log)", title="Energy per population")
     ax.legend()
     fig.tight_layout()
@@ -155,6 +173,9 @@ def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
     if not edges:
         return None
     specs = {f"{e['source']}->{e['target']}": e for e in (scenario or {}).get("edges", [])}
+    if specs and not any(e.get("eta_w") or e.get("eta_b") or e.get("lam") or e.get("lam_b")
+                         for e in specs.values()):
+        return None  # no edge learns: W and B never change, there is nothing to show
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     t = tr["t"]
     for e in edges:
@@ -162,7 +183,10 @@ def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
         label = f"{e} (tied: NON-LOCAL)" if spec and spec["rule"] == "tied" else e
         line, = a1.plot(t, tr[f"symmetry/{e}/angle_deg"], lw=1.2, label=label)
         nd = tr[f"symmetry/{e}/norm_diff"]
-        a2.semilogy(t, np.maximum(nd, 1e-300), lw=1.2, color=line.get_color(), label=label)
+        if not np.any(nd > 0):
+            continue  # W = Bᵀ throughout (e.g. tied): no distance to draw on a log axis
+        a2.semilogy(t, np.maximum(nd, log_floor(nd)), lw=1.2, color=line.get_color(),
+                    label=label)
         if spec and spec["rule"] == "hebbian" and spec.get("lam_b") in (None, spec["lam"]) \
                 and spec.get("eta_b") in (None, spec["eta_w"]) and nd.size:
             a2.semilogy(t, nd[0] * np.exp(-spec["lam"] * (t - t[0])), ls="--", lw=1,
