@@ -131,11 +131,13 @@ SECTIONS: dict[str, dict[str, Key]] = {
         "duration": Key("float", None, "simulated time (default: the stimulus's duration)",
                         **POS),
         "max_energy": Key("float", 1e8, "energy above which the run counts as diverged", **POS),
+        "max_memory_gb": Key("float", 8.0, "refuse a network whose estimated memory exceeds "
+                             "this (GB; raise it knowingly)", **POS),
     },
     "defaults": {k: v for k, v in POPULATION.items() if k != "n"},
     "data": {
         "kind": Key("str", "none", "data set: " + ", ".join(DATA_KINDS), DATA_KINDS),
-        "bits": Key("int", 3, "parity: number of input bits", min=1),
+        "bits": Key("int", 3, "parity: number of input bits (2^bits samples)", min=1, max=20),
         "size": Key("int", 4, "bars: grid side", min=2),
         "count": Key("int", 8, "random / teacher: number of samples", min=1),
         "n": Key("int", 16, "random: pattern length", min=1),
@@ -432,6 +434,33 @@ def _validate(raw: dict, where: str, problems: list[str]) -> dict:
     return data
 
 
+#: measured memory per synapse and per neuron of each engine (bytes; README, "Performance"),
+#: with a margin
+BYTES = {"unit": (1800, 2000), "population": (100, 400)}
+
+
+def estimated_memory(data: dict) -> tuple[int, float]:
+    """Synapses and estimated memory (bytes) of a resolved scenario's network."""
+    pops = data["populations"]
+    n = {name: p["n"] for name, p in pops.items() if isinstance(p.get("n"), int)}
+    synapses = sum(2 * n[e["source"]] * n[e["target"]] for e in data["edges"]
+                   if e["source"] in n and e["target"] in n)
+    per_synapse, per_neuron = BYTES.get(data["run"]["engine"], BYTES["unit"])
+    return synapses, synapses * per_synapse + 2 * sum(n.values()) * per_neuron
+
+
+def _check_size(where: str, data: dict, problems: list[str]) -> None:
+    if not isinstance(data["run"].get("max_memory_gb"), float):
+        return
+    synapses, memory = estimated_memory(data)
+    if memory > data["run"]["max_memory_gb"] * 1e9:
+        problems.append(
+            f"{where}: populations: the network has {synapses:,} synapses, about "
+            f"{memory / 1e9:,.1f} GB on the {data['run']['engine']} engine; expected at most "
+            f"run.max_memory_gb = {data['run']['max_memory_gb']:g} GB (raise it to build it "
+            "anyway, or use the population engine)")
+
+
 def _check_references(where: str, data: dict, problems: list[str]) -> None:
     names = set(data["populations"])
 
@@ -454,6 +483,7 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
                 f"{where}: populations.{name}.dt: expected dt·(1 + jitter) ≤ variance·tau_x = "
                 f"{limit:g} for a stable explicit Euler step, got dt = {p['dt']:g} with jitter "
                 f"{p['jitter']:g} (lower dt or raise tau_x)")
+    _check_size(where, data, problems)
     seen = set()
     for j, e in enumerate(data["edges"]):
         ref(f"edges.{j}.source", e["source"])

@@ -354,3 +354,21 @@ def test_validate_checks_what_run_checks_including_data_files(tmp_path, capsys, 
         assert main(verb) == 2, verb
         assert message in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing was created for a run that cannot start
+
+
+def test_a_network_too_large_for_the_machine_is_refused_before_building(tmp_path, capsys):
+    """n = 10⁹ used to validate and then hang `show` and `run`; now every verb refuses it at
+    once with the estimate, and run.max_memory_gb raises the limit knowingly."""
+    huge = write(tmp_path, GOOD.replace("[populations.b]\nn = 3",
+                                        "[populations.b]\nn = 1000000000"))
+    for verb in ("validate", "show", "run"):
+        assert main([verb, str(huge)] + (["--out", str(tmp_path / "r")] if verb == "run"
+                                          else [])) == 2
+        err = capsys.readouterr().err
+        assert "populations: the network has 4,000,000,000 synapses" in err
+        assert "run.max_memory_gb = 8 GB" in err
+    medium = GOOD.replace("[populations.b]\nn = 3", "[populations.b]\nn = 2000000")
+    with pytest.raises(sc.ScenarioError, match="max_memory_gb"):
+        sc.load(write(tmp_path, medium))  # 8 million synapses: ~22 GB on the unit engine
+    sc.load(write(tmp_path, medium), ["run.engine=population"])  # ~2 GB: fine
+    sc.load(write(tmp_path, medium), ["run.max_memory_gb=30"])  # raised knowingly
