@@ -559,10 +559,27 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
                     and d.get("high", 0) < d.get("low", 0)):
                 problems.append(f"{where}: edges.{j}.{key}: expected low ≤ high")
             if key.endswith("delay") and isinstance(d, dict):
+                clipped = _normal_below_zero(d)
+                if clipped > 0.001:
+                    problems.append(
+                        f"{where}: edges.{j}.{key}: a normal delay distribution with mean "
+                        f"{d.get('mean', 0):g} and std {d.get('std', 0):g} draws "
+                        f"{100 * clipped:.1f} % negative delays, which would be clipped to 0; "
+                        "expected mean ≥ 3·std (or a lognormal or uniform distribution)")
                 if d.get("dist") == "constant" and d.get("value", 0) < 0:
                     problems.append(f"{where}: edges.{j}.{key}.value: expected a delay ≥ 0")
                 if d.get("dist") == "uniform" and d.get("low", 0) < 0:
                     problems.append(f"{where}: edges.{j}.{key}.low: expected a delay ≥ 0")
+
+
+def _normal_below_zero(d: dict) -> float:
+    """The probability that a ``normal`` delay distribution draws a negative delay."""
+    mean, std = d.get("mean", 0.0), d.get("std", 0.0)
+    if d.get("dist") != "normal" or not isinstance(mean, float) or not isinstance(std, float):
+        return 0.0
+    if std == 0.0:
+        return float(mean < 0.0)
+    return 0.5 * math.erfc(mean / (std * math.sqrt(2.0)))
 
 
 # -- resolved scenario → model ------------------------------------------------------------------

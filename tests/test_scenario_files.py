@@ -372,3 +372,12 @@ def test_a_network_too_large_for_the_machine_is_refused_before_building(tmp_path
         sc.load(write(tmp_path, medium))  # 8 million synapses: ~22 GB on the unit engine
     sc.load(write(tmp_path, medium), ["run.engine=population"])  # ~2 GB: fine
     sc.load(write(tmp_path, medium), ["run.max_memory_gb=30"])  # raised knowingly
+
+
+def test_normal_delays_that_would_be_clipped_are_rejected(tmp_path):
+    text = GOOD.replace('delay = { dist = "uniform", low = 0.25, high = 0.5 }',
+                        'delay = { dist = "normal", mean = 0.05, std = 0.1 }')
+    with pytest.raises(sc.ScenarioError, match=r"edges\.0\.delay: a normal delay distribution "
+                                               r"with mean 0\.05 and std 0\.1 draws 30\.9 %"):
+        sc.load(write(tmp_path, text))
+    sc.load(write(tmp_path, text.replace("std = 0.1", "std = 0.015")))  # 0.04 % below 0
