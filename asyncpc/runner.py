@@ -214,13 +214,17 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
     status, message = "ok", ""
     bar = Progress(duration, progress)
     start = time.perf_counter()
+    # a blow-up is reported by the engine (a non-finite state) or the recorder (runaway
+    # energy) with when and where; numpy's own overflow warnings would only precede it
+    quiet = np.errstate(over="ignore", invalid="ignore")
     try:
         chunk = duration / 200.0
         j = 0
-        while net.now < duration:
-            j += 1
-            net.run(min(duration, j * chunk))
-            bar.update(net.now, net.counters.delivered)
+        with quiet:
+            while net.now < duration:
+                j += 1
+                net.run(min(duration, j * chunk))
+                bar.update(net.now, net.counters.delivered)
     except KeyboardInterrupt:
         status, message = "interrupted", f"interrupted by the user at t = {net.now:g}"
     except Diverged as exc:

@@ -381,3 +381,20 @@ def test_normal_delays_that_would_be_clipped_are_rejected(tmp_path):
                                                r"with mean 0\.05 and std 0\.1 draws 30\.9 %"):
         sc.load(write(tmp_path, text))
     sc.load(write(tmp_path, text.replace("std = 0.1", "std = 0.015")))  # 0.04 % below 0
+
+
+def test_a_blow_up_prints_one_clean_message_and_no_numpy_warnings(tmp_path):
+    """dt at the stability limit with a strong coupling: the run diverges; stderr holds the
+    clean message only (no RuntimeWarning with file paths before it)."""
+    text = GOOD.replace("duration = 2.0", "duration = 200.0").replace(
+        "eta_w = 0.01", "eta_w = 0.0\nw_values = [[40.0, -40.0], [40.0, 40.0], [-40.0, 40.0]]")
+    text = text.replace("[populations.a]\nn = 2", "[populations.a]\nn = 2\ndt = 0.9")
+    text += '\n[data]\nkind = "values"\nvalues = { b = [[5.0, -5.0, 5.0]] }\n' \
+            '[stimulus]\nclamp = ["b"]\npresentation = 200.0\n'
+    proc = subprocess.run([sys.executable, "-W", "default", "-m", "asyncpc", "run",
+                           str(write(tmp_path, text)), "--out", str(tmp_path / "r"), "--quiet",
+                           "--no-plots"], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "diverged: " in proc.stderr and "at t = " in proc.stderr
+    assert "in population '" in proc.stderr or "of population '" in proc.stderr
