@@ -4,8 +4,11 @@ The grid is the cross product of every ``--grid key.path=v1,v2,…`` and the see
 ``0 … K−1``. Each run is a normal run directory ``OUT/<condition>/seed<S>``; ``OUT/sweep.csv``
 has a row per run (parameters, seed, status, accuracy, final symmetry metrics per edge, wall
 time) and ``OUT/plots`` the comparison figures. A run that fails or diverges is recorded as such
-and the others go on; running the same sweep into the same directory again resumes it: runs
-whose ``summary.json`` exists are read back, not redone.
+and the others go on. Running the same sweep into the same directory again resumes it: runs that
+finished (ok or diverged) are read back, interrupted and failed runs are run again
+(``--skip-failed`` keeps failed ones). Ctrl-C or SIGTERM stops the sweep and its worker
+processes within seconds, keeps every finished run and marks the others ``interrupted``.
+Worker processes use one BLAS thread each.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import csv
 import io
 import itertools
 import json
+import multiprocessing
 import re
+import signal
 import sys
 import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from .scenario import ScenarioError, load
@@ -80,6 +84,14 @@ def pin_blas() -> None:
     threadpool_limits(1)
 
 
+def worker_init() -> None:
+    """A sweep worker: one BLAS thread; Ctrl-C is the parent's business (it stops the sweep),
+    and SIGTERM, which the parent sends to stop a worker, ends it at once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    pin_blas()
+
+
 def _one(path: str, params: dict[str, str], seed: int, out: str, fixed: list[str]) -> dict:
     """Run one grid point (in a worker process); never raises."""
     from .runner import run
@@ -106,10 +118,25 @@ def row(params: dict[str, str], seed: int, summary: dict, run_dir: Path) -> dict
     return r
 
 
+#: statuses of runs that a rerun of the sweep keeps (interrupted and failed runs are retried)
+FINISHED = ("ok", "diverged")
+
+
+def _task(item: tuple) -> tuple[int, dict]:
+    j, path, params, seed, run_dir, fixed = item
+    return j, _one(path, params, seed, run_dir, fixed)
+
+
 def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, workers: int,
-              out: str | Path, progress: bool = True, fixed: list[str] | None = None
-              ) -> list[dict]:
-    """Run the grid; ``fixed`` overrides (``key.path=value``) apply to every run."""
+              out: str | Path, progress: bool = True, fixed: list[str] | None = None,
+              skip_failed: bool = False) -> list[dict]:
+    """Run the grid; ``fixed`` overrides (``key.path=value``) apply to every run.
+
+    A rerun into the same ``out`` keeps the runs that finished (ok or diverged) and retries
+    the interrupted and failed ones (``skip_failed`` keeps failed ones too). Ctrl-C or
+    SIGTERM stops the sweep and its workers at once: finished runs stay intact, the others are
+    marked ``interrupted`` in ``sweep.csv``, and :class:`KeyboardInterrupt` is raised after
+    the table is written."""
     path = Path(scenario)
     grid = parse_grid(grid_items)
     fixed = list(fixed or [])
@@ -122,29 +149,43 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     for j, (params, seed) in enumerate(points):
         run_dir = out / condition_name(params) / f"seed{seed}"
         done = run_dir / "summary.json"
-        if done.exists():
-            rows[j] = row(params, seed, json.loads(done.read_text()), run_dir)
+        previous = json.loads(done.read_text()) if done.exists() else {}
+        keep = FINISHED + (("failed",) if skip_failed else ())
+        if previous.get("status") in keep:
+            rows[j] = row(params, seed, previous, run_dir)
         else:
-            todo.append((j, params, seed, run_dir))
+            todo.append((j, str(path), params, seed, str(run_dir), fixed))
     if progress and rows:
         print(f"resuming: {len(rows)} of {len(points)} runs already done", file=sys.stderr)
-    with ProcessPoolExecutor(max_workers=max(1, workers), initializer=pin_blas) as pool:
-        futures = {pool.submit(_one, str(path), params, seed, str(run_dir), fixed):
-                   (j, params, seed, run_dir) for j, params, seed, run_dir in todo}
-        for future in as_completed(futures):
-            j, params, seed, run_dir = futures[future]
-            summary = future.result()
-            if summary.get("status") == "failed":
-                run_dir.mkdir(parents=True, exist_ok=True)
-            rows[j] = row(params, seed, summary, run_dir)
-            if progress:
-                print(f"[{len(rows)}/{len(points)}] {condition_name(params)} seed {seed}: "
-                      f"{summary.get('status')} {summary.get('message', '')}".rstrip(),
-                      file=sys.stderr)
+    interrupted = False
+    with multiprocessing.Pool(max(1, workers), initializer=worker_init) as pool:
+        try:
+            for j, summary in pool.imap_unordered(_task, todo):
+                params, seed = points[j]
+                run_dir = out / condition_name(params) / f"seed{seed}"
+                if summary.get("status") == "failed":  # recorded, so that a rerun knows
+                    from .runner import atomic_write
+                    run_dir.mkdir(parents=True, exist_ok=True)
+                    atomic_write(run_dir / "summary.json", json.dumps(summary).encode())
+                rows[j] = row(params, seed, summary, run_dir)
+                if progress:
+                    print(f"[{len(rows)}/{len(points)}] {condition_name(params)} seed {seed}: "
+                          f"{summary.get('status')} {summary.get('message', '')}".rstrip(),
+                          file=sys.stderr)
+        except KeyboardInterrupt:
+            interrupted = True
+            pool.terminate()  # the workers stop now, whatever they were doing
+    for j, (params, seed) in enumerate(points):
+        if j not in rows:
+            rows[j] = row(params, seed, {"status": "interrupted",
+                                         "message": "the sweep was interrupted"},
+                          out / condition_name(params) / f"seed{seed}")
     ordered = [rows[j] for j in range(len(points))]
     write_csv(out / "sweep.csv", ordered)
     from .plotting import plot_sweep
     plot_sweep(out, ordered, [k for k, _ in grid])
+    if interrupted:
+        raise KeyboardInterrupt
     return ordered
 
 
@@ -161,10 +202,19 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from .cli import find_scenario
-    rows = run_sweep(find_scenario(args.scenario), args.grid or [], seeds=args.seeds,
-                     workers=args.workers, out=args.out, progress=not args.quiet,
-                     fixed=args.set or [])
+    from .cli import _terminate, find_scenario
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        rows = run_sweep(find_scenario(args.scenario), args.grid or [], seeds=args.seeds,
+                         workers=args.workers, out=args.out, progress=not args.quiet,
+                         fixed=args.set or [], skip_failed=args.skip_failed)
+    except KeyboardInterrupt:
+        print(f"asyncpc: sweep interrupted; finished runs are kept, the others are marked "
+              f"interrupted in {Path(args.out) / 'sweep.csv'} and rerun next time",
+              file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     ok = sum(r["status"] == "ok" for r in rows)
     print(f"{ok} of {len(rows)} runs ok; table: {Path(args.out) / 'sweep.csv'}")
     return 0 if ok == len(rows) else 1
@@ -191,5 +241,7 @@ def add_parser(sub) -> None:
     sp.add_argument("--seeds", type=positive, default=1, help="seeds 0..K-1 per condition")
     sp.add_argument("--workers", type=positive, default=2, help="parallel worker processes")
     sp.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")
+    sp.add_argument("--skip-failed", action="store_true",
+                    help="on a rerun, keep failed runs as they are (default: retry them)")
     sp.add_argument("--quiet", action="store_true")
     sp.set_defaults(func=cmd_sweep)

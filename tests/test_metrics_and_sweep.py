@@ -131,3 +131,44 @@ def test_sweep_workers_pin_blas_to_one_thread():
 def _blas_threads():
     from threadpoolctl import threadpool_info
     return [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+
+
+def test_a_rerun_retries_interrupted_and_failed_runs_and_keeps_finished_ones(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(SCEN)
+    out = tmp_path / "sweep"
+    marks = {0: "ok", 1: "interrupted", 2: "failed", 3: "diverged"}
+    for seed, status in marks.items():
+        d = out / "base" / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "summary.json").write_text(json.dumps({"status": status, "marker": seed}))
+    rows = run_sweep(path, [], seeds=4, workers=2, out=out, progress=False, skip_failed=True)
+    kept = {s: json.loads((out / "base" / f"seed{s}" / "summary.json").read_text())
+            for s in marks}
+    assert [kept[s].get("marker") for s in range(4)] == [0, None, 2, 3]  # only seed 1 redone
+    assert [r["status"] for r in rows] == ["ok", "ok", "failed", "diverged"]
+    rows = run_sweep(path, [], seeds=4, workers=2, out=out, progress=False)  # failed: retried
+    assert json.loads((out / "base" / "seed2" / "summary.json").read_text())["status"] == "ok"
+    assert json.loads((out / "base" / "seed0" / "summary.json").read_text())["marker"] == 0
+
+
+def test_sigterm_stops_a_sweep_and_its_workers_within_seconds(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "sweep-under-test"
+    proc = subprocess.Popen([sys.executable, "-m", "asyncpc", "sweep", "xor", "--seeds", "3",
+                             "--workers", "2", "--set", "stimulus.epochs=5000", "--out",
+                             str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
+    time.sleep(4.0)
+    proc.send_signal(signal.SIGTERM)
+    start = time.perf_counter()
+    _, err = proc.communicate(timeout=60)
+    assert time.perf_counter() - start < 15.0
+    assert proc.returncode == 130, err
+    with open(out / "sweep.csv") as fh:
+        assert [r["status"] for r in csv.DictReader(fh)] == ["interrupted"] * 3
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", str(out)], capture_output=True, text=True).stdout
+    assert left == "", f"worker processes left behind: {left}"
