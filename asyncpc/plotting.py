@@ -194,7 +194,11 @@ def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
     a1.set(xlabel=TIME, ylabel="angle(W, Bᵀ) (degrees)", title="Weight symmetry: angle")
     a2.set(xlabel=TIME, ylabel="‖W − Bᵀ‖", title="Weight symmetry: distance")
     a1.legend()
-    a2.legend(fontsize=7)
+    if a2.get_legend_handles_labels()[0]:
+        a2.legend(fontsize=7)
+    else:
+        a2.text(0.5, 0.5, "W = Bᵀ throughout", ha="center", va="center",
+                transform=a2.transAxes)
     fig.tight_layout()
     return fig
 

@@ -106,21 +106,17 @@ def test_xor_learns_with_learned_feedback_and_delays(engine):
 
 
 @pytest.mark.slow
-def test_digits_short_run_learns_held_out_digits_far_above_chance():
-    """A CI-sized cut of `digits` (400 training digits, 3 epochs, scored on all 540 held-out
-    digits): the same network, rules and delays learn well above chance (10 %) and above a
-    nearest-mean classifier built from the same 400 digits, measured here in numpy."""
-    from asyncpc.datasets import digits
-    result = run("digits", "data.train_count=400", "stimulus.epochs=3", "evaluation.every=0",
+def test_digits_first_two_epochs_learn_held_out_digits_far_above_chance():
+    """The first two of the shipped scenario's twenty epochs (2,514 presentations, ~1 minute):
+    on the 540 held-out digits the network is far above chance (10 %; the full run measured
+    72.8 % at this point, its first evaluation), with messages delivered and both edges'
+    angles already well below their ~90° start."""
+    result = run("digits", "stimulus.epochs=2", "evaluation.every=0",
                  "evaluation.generate=false", engine="population")
     s = result.summary
-    train, test = digits()
-    x, y = train.arrays["input"][:400], train.arrays["label"][:400].argmax(axis=1)
-    means = np.array([x[y == c].mean(axis=0) for c in range(10)])
-    d = ((test.arrays["input"][:, None, :] - means[None]) ** 2).sum(axis=2)
-    nearest_mean = np.mean(d.argmin(axis=1) == test.arrays["label"].argmax(axis=1))
-    assert s["status"] == "ok" and s["samples_presented"] == 1200
-    assert s["accuracy"]["test"] > max(0.8, nearest_mean), (s["accuracy"], nearest_mean)
+    assert s["status"] == "ok" and s["samples_presented"] == 2 * 1257
+    assert s["accuracy"]["test"] > 0.6, s["accuracy"]
+    assert max(m["angle_deg"] for m in s["symmetry"].values()) < 60.0, s["symmetry"]
 
 
 @pytest.mark.skipif(not __import__("os").environ.get("ASYNCPC_FULL"),
