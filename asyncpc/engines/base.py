@@ -166,7 +166,9 @@ class Engine:
         raise NotImplementedError
 
     def min_delay(self) -> float:
-        raise NotImplementedError
+        """The shortest transmission delay of any synapse (0 for a network without edges)."""
+        delays = [d.min() for e in self.edge_names for d in self.delays(e) if d.size]
+        return float(min(delays)) if delays else 0.0
 
     def delays(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
         """Transmission delays of the ``W`` and ``B`` synapses of ``edge`` as the engine uses

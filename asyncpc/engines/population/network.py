@@ -557,7 +557,3 @@ class PopulationNetwork(Engine):
     def on_emit(self, log: Callable[[float, int, int], None] | None) -> None:
         for pop in self.populations.values():
             pop.log = log
-
-    def min_delay(self) -> float:
-        delays = [d.min() for e in self.edge_names for d in self.delays(e) if d.size]
-        return float(min(delays)) if delays else 0.0

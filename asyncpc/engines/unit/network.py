@@ -241,9 +241,6 @@ class Network(Engine):
     def n_processes(self) -> int:
         return self.n_neurons + self.n_synapses
 
-    def min_delay(self) -> float:
-        delays = [d.min() for e in self.edges.values() for d in e.delays() if d.size]
-        return float(min(delays)) if delays else 0.0
 
 
 def _logger(env: simpy.Environment, log: Callable[[float, int, int], None], code: int, k: int
