@@ -242,7 +242,6 @@ class Network(Engine):
         return self.n_neurons + self.n_synapses
 
 
-
 def _logger(env: simpy.Environment, log: Callable[[float, int, int], None], code: int, k: int
             ) -> Callable[[], None]:
     def emitted() -> None:
