@@ -81,6 +81,13 @@ def _report(s: dict, out: Path) -> str:
         lines.append(f"  accuracy {100 * s['accuracy']['train']:.1f} % (training samples)"
                      + (f", {100 * test:.1f} % (held-out test samples)" if test is not None
                         else ""))
+    if "generation" in s:
+        lines.append(f"  generated from each label: mean absolute error "
+                     f"{s['generation']['mean_abs_error']:.3g} against its pattern")
+    states = [f"{name}[{k}] = {v:.7g}" for name, values in s.get("final_states", {}).items()
+              for k, v in values.items()]
+    if 0 < len(states) <= 4:
+        lines.append("  final states: " + ", ".join(states))
     for name, m in s["symmetry"].items():
         flag = "  [non-local weight transport]" if m["nonlocal"] else ""
         lines.append(f"  {name} ({m['rule']}): angle(W, Bᵀ) {m['angle_deg']:.2f}°, "

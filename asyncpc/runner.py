@@ -329,6 +329,8 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
                          for k in ("backprop_angle_deg", "backprop_rel_error")}}
            if "evaluation/backprop_angle_deg" in traces else {}),
         "symmetry": sym,
+        "final_states": {name: {str(k): float(net.x(name)[k]) for k in idx}
+                         for name, idx in (scenario.data["record"]["neurons"] or {}).items()},
         "network": {"neurons": net.n_neurons, "synapses": net.n_synapses,
                     "processes": net.n_processes,
                     "min_delay": net.min_delay()},

@@ -398,3 +398,11 @@ def test_a_blow_up_prints_one_clean_message_and_no_numpy_warnings(tmp_path):
     assert "Warning" not in proc.stderr and "Traceback" not in proc.stderr
     assert "diverged: " in proc.stderr and "at t = " in proc.stderr
     assert "in population '" in proc.stderr or "of population '" in proc.stderr
+
+
+def test_the_printed_report_shows_each_scenarios_headline_number(tmp_path, capsys):
+    """bogacz_tutorial promises φ = 1.5675: the report prints the settled state."""
+    assert main(["run", "bogacz_tutorial", "--out", str(tmp_path / "b"), "--no-plots"]) == 0
+    assert "final states: v[0] = 1.567468" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["final_states"]["v"]["0"] == pytest.approx(1.5674684, abs=1e-6)
