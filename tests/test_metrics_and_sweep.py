@@ -153,6 +153,8 @@ def test_a_rerun_retries_interrupted_and_failed_runs_and_keeps_finished_ones(tmp
 
 
 def test_sigterm_stops_a_sweep_and_its_workers_within_seconds(tmp_path):
+    import contextlib
+    import os
     import signal
     import subprocess
     import sys
@@ -160,11 +162,16 @@ def test_sigterm_stops_a_sweep_and_its_workers_within_seconds(tmp_path):
     out = tmp_path / "sweep-under-test"
     proc = subprocess.Popen([sys.executable, "-m", "asyncpc", "sweep", "xor", "--seeds", "3",
                              "--workers", "2", "--set", "stimulus.epochs=5000", "--out",
-                             str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
-    proc.send_signal(signal.SIGTERM)
-    start = time.perf_counter()
-    _, err = proc.communicate(timeout=60)
+                             str(out), "--quiet"], stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        time.sleep(4.0)
+        proc.send_signal(signal.SIGTERM)
+        start = time.perf_counter()
+        _, err = proc.communicate(timeout=60)
+    finally:  # never leave a sweep running if the check fails
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert time.perf_counter() - start < 15.0
     assert proc.returncode == 130, err
     with open(out / "sweep.csv") as fh:

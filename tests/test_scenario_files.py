@@ -313,15 +313,21 @@ def test_argmax_over_a_single_neuron_is_rejected(tmp_path):
 
 def test_sigterm_ends_a_run_cleanly_with_everything_recorded(tmp_path):
     """What a batch scheduler sends at its time limit: status interrupted, files written."""
+    import contextlib
+    import os
     import signal
     import time
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "asyncpc", "run", "xor", "--out", str(out),
                              "--quiet", "--no-plots", "--set", "stimulus.epochs=2000"],
-                            stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        time.sleep(4.0)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:  # never leave a run going if the check fails
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 130, err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["sim_time"] > 0
