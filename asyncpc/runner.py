@@ -3,9 +3,10 @@
 Run directory (a stable contract):
 
 * ``scenario.toml`` — the scenario fully resolved (defaults filled in, overrides applied);
-* ``summary.json`` — scenario, seed, status (ok | diverged | interrupted), message, sim_time,
-  wall_seconds, events, messages_per_sample, energy, accuracy, symmetry per edge, network size
-  and the asyncpc version;
+* ``summary.json`` — scenario, seed, engine, status (ok | diverged | interrupted), message,
+  sim_time, wall_seconds, events, messages_per_sample, energy, accuracy (train, test),
+  symmetry per edge, final_states of the recorded neurons, network size and the asyncpc
+  version;
 * ``traces.npz`` — the recorded time series (names in :mod:`asyncpc.recording`);
 * ``plots/*.png`` — the standard figures.
 
