@@ -37,6 +37,7 @@ from .model import rng_for
 from .recording import Recorder
 from .scenario import Scenario, ScenarioError, to_toml
 from .stimulus import Stimulus
+from .stimulus import duration as stimulus_duration
 
 
 @dataclass
@@ -133,7 +134,8 @@ def check(scenario: Scenario) -> tuple[Dataset | None, Dataset | None, float]:
     stim = scenario.data["stimulus"]
     presented = dataset is not None and stim["clamp"] and stim["epochs"] > 0
     duration = scenario.data["run"]["duration"] or (
-        stim["epochs"] * len(dataset) * stim["presentation"] if presented else None)
+        stimulus_duration(stim["epochs"], len(dataset), stim["presentation"]) if presented
+        else None)
     if not duration:
         raise ScenarioError([f"{scenario.path}: run.duration: missing; expected a duration "
                              "when there is no stimulus to take it from"])

@@ -48,7 +48,7 @@ class Stimulus:
     @property
     def duration(self) -> float:
         """Total presentation time when there is no jitter."""
-        return self.epochs * len(self.dataset) * self.presentation
+        return duration(self.epochs, len(self.dataset), self.presentation)
 
     def run(self):
         env = self.net.env
@@ -72,6 +72,11 @@ class Stimulus:
             self.net.reset()
         for name in self.clamp:
             present(self.net, name, sample[name])
+
+
+def duration(epochs: int, samples: int, presentation: float) -> float:
+    """Total presentation time of ``epochs`` passes over ``samples``, without jitter."""
+    return epochs * samples * presentation
 
 
 def present(net: Engine, name: str, values: np.ndarray) -> None:
