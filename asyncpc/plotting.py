@@ -199,6 +199,8 @@ def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
     else:
         a2.text(0.5, 0.5, "W = Bᵀ throughout", ha="center", va="center",
                 transform=a2.transAxes)
+        a2.set_xticks([])
+        a2.set_yticks([])  # an empty panel: no scale to read
     fig.tight_layout()
     return fig
 
