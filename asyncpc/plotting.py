@@ -47,36 +47,112 @@ def log_floor(*series: np.ndarray) -> float:
     return max(float(positive.min()), float(positive.max()) * 10.0 ** -DECADES)
 
 
-def plot_energy(tr: dict) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    t = tr["t"]
-    names = _names(tr, "energy/")
-    floor = log_floor(tr["energy"], *[tr[f"energy/{n}"] for n in names])
-    ax.semilogy(t, np.maximum(tr["energy"], floor), color="k", lw=1.5, label="total F")
-    for name in names:
-        ax.semilogy(t, np.maximum(tr[f"energy/{name}"], floor), lw=1, label=name)
+def _smooth(y: np.ndarray, n: int) -> np.ndarray:
+    """A running mean over ``n`` points (shorter at the ends), nan-aware."""
+    if n <= 1 or len(y) < 3:
+        return y
+    ok = np.isfinite(y)
+    kernel = np.ones(n)
+    total = np.convolve(np.where(ok, y, 0.0), kernel, mode="same")
+    count = np.convolve(ok.astype(float), kernel, mode="same")
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _has(tr: dict, key: str, n: int = 2) -> bool:
+    return key in tr and tr[key].size >= n
+
+
+def _mark_onsets(ax: plt.Axes, tr: dict) -> None:
+    for t in tr.get("zoom/onsets", ()):
+        ax.axvline(t, color="0.6", lw=0.8, ls=":")
+
+
+def _energy_panel(ax: plt.Axes, t: np.ndarray, tr: dict, prefix: str, smooth: int = 1) -> None:
+    names = _names(tr, f"{prefix}energy/")
+    series = [tr[f"{prefix}energy"], *[tr[f"{prefix}energy/{n}"] for n in names]]
+    floor = log_floor(*series)
+    colours = ["k", *[f"C{j}" for j in range(len(names))]]
+    for y, name, colour in zip(series, ["total F", *names], colours, strict=True):
+        y = np.maximum(y, floor)
+        if smooth > 1:
+            ax.semilogy(t, y, lw=0.5, alpha=0.25, color=colour)
+        ax.semilogy(t, _smooth(y, smooth), lw=1.5 if name == "total F" else 1, color=colour,
+                    label=name)
     ax.set_ylim(bottom=floor)
-    ax.set(xlabel=TIME, ylabel="energy F (log)", title="Energy per population")
-    ax.legend()
+
+
+def plot_energy(tr: dict) -> plt.Figure:
+    """Energy over the run. With a stimulus, the energy is a saw-tooth (every new sample
+    raises it), so the left panel shows it at the end of each presentation — the converged
+    value — and the right panel zooms on the last presentations, where each one's relaxation
+    is visible."""
+    if not (_has(tr, "end/t") and _has(tr, "zoom/t")):
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        _energy_panel(ax, tr["t"], tr, "")
+        ax.set(xlabel=TIME, ylabel="energy F (log)", title="Energy per population")
+        ax.legend()
+        fig.tight_layout()
+        return fig
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    n = len(tr["end/t"])
+    window = max(1, n // 50)
+    _energy_panel(a1, tr["end/t"], tr, "end/", smooth=window)
+    a1.set(xlabel=TIME, ylabel="energy F (log)",
+           title=f"At the end of each presentation ({n})"
+                 + (f"; running mean over {window}" if window > 1 else ""))
+    a1.legend(fontsize=7)
+    _energy_panel(a2, tr["zoom/t"], tr, "zoom/")
+    _mark_onsets(a2, tr)
+    a2.set(xlabel=TIME, ylabel="energy F (log)",
+           title=f"Last {len(tr.get('zoom/onsets', ())) or 'few'} presentations "
+                 "(dotted: a new sample)")
+    a2.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
 
 def plot_activity(tr: dict) -> plt.Figure | None:
+    """The recorded neurons' states x and predictions μ. With a stimulus: within the last
+    presentations (left) and, over the whole run, the prediction error |x − μ| each presentation
+    ends with (right; it falls as the network learns). Without one: over the whole run."""
     pops = _names(tr, "x/")
     if not pops:
         return None
-    fig, axes = plt.subplots(len(pops), 1, figsize=(6, 2.2 * len(pops)), sharex=True,
+    zoomed = _has(tr, "zoom/t") and _has(tr, "end/t")
+    cols = 2 if zoomed else 1
+    fig, axes = plt.subplots(len(pops), cols, figsize=(6 * cols, 2.3 * len(pops)),
                              squeeze=False)
-    t = tr["t"]
-    for ax, name in zip(axes[:, 0], pops, strict=True):
-        x, mu = tr[f"x/{name}"], tr[f"mu/{name}"]
+    prefix = "zoom/" if zoomed else ""
+    t = tr[f"{prefix}t"]
+    for row, name in zip(axes, pops, strict=True):
+        ax = row[0]
+        x, mu = tr[f"{prefix}x/{name}"], tr[f"{prefix}mu/{name}"]
         for j, k in enumerate(tr[f"neurons/{name}"]):
             line, = ax.plot(t, x[:, j], lw=1.2, label=f"x{k}")
-            ax.plot(t, mu[:, j], lw=1, ls="--", color=line.get_color(), label=f"μ{k}")
-        ax.set(ylabel=f"{name}", title=f"{name}: state x (solid) and prediction μ (dashed)")
+            if np.any(np.isfinite(mu[:, j])):
+                ax.plot(t, mu[:, j], lw=1, ls="--", color=line.get_color(), label=f"μ{k}")
+        if zoomed:
+            _mark_onsets(ax, tr)
+        ax.set(ylabel=name, title=f"{name}: x (solid), μ (dashed)"
+               + (", last presentations" if zoomed else ""))
         ax.legend(ncol=4, fontsize=7)
-    axes[-1, 0].set_xlabel(TIME)
+        if zoomed:
+            ax = row[1]
+            err = np.abs(tr[f"end/x/{name}"] - tr[f"end/mu/{name}"]).mean(axis=1)
+            if not np.any(np.isfinite(err)):
+                ax.text(0.5, 0.5, f"{name} is not predicted (no μ)", ha="center",
+                        va="center", transform=ax.transAxes)
+                ax.set_axis_off()
+                continue
+            window = max(1, len(err) // 50)
+            ax.plot(tr["end/t"], err, lw=0.5, alpha=0.3, color="k", label="each presentation")
+            if window > 1:
+                ax.plot(tr["end/t"], _smooth(err, window), lw=1.3, color="k",
+                        label=f"running mean over {window}")
+            ax.legend(fontsize=7)
+            ax.set(ylabel="mean |x − μ|", title=f"{name}: error at each presentation's end")
+    for ax in axes[-1]:
+        ax.set_xlabel(TIME)
     fig.tight_layout()
     return fig
 
@@ -221,22 +297,31 @@ def plot_raster(tr: dict) -> plt.Figure | None:
             ticks.append((offset + sizes[code] / 2, name))
             offset += sizes[code] + 1
     ax.set_yticks([p for p, _ in ticks], [n for _, n in ticks])
-    ax.set(xlabel=TIME, title=f"Message raster ({tr['raster/t'].size} emissions)")
+    t0, t1, end = tr["raster/t"].min(), tr["raster/t"].max(), tr["t"][-1]
+    ax.set(xlabel=TIME,
+           title=f"Message raster: {tr['raster/t'].size} emissions, t = {t0:.4g} to {t1:.4g} "
+                 f"({100 * (t1 - t0) / max(end, 1e-300):.2g} % of a run of {end:g})\n"
+                 "window: record.raster_from (start) and record.raster (emissions kept)")
     fig.tight_layout()
     return fig
 
 
 def image_grid(images: np.ndarray, titles: list[str], side: int, rows: int = 2) -> plt.Figure:
-    """Images in ``rows`` rows (generated above, targets below)."""
+    """Images in ``rows`` rows (generated above, targets below), on one grey scale with its
+    colour bar."""
     cols = int(np.ceil(len(images) / rows))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols, 1.45 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.2 * cols + 1.0, 1.5 * rows + 0.4),
+                             squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.set_axis_off()
+    im = None
     for ax, img, title in zip(axes.ravel(), images, titles, strict=False):
-        ax.imshow(np.reshape(img, (side, side)), cmap="gray_r", vmin=0, vmax=1)
+        im = ax.imshow(np.reshape(img, (side, side)), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(title, fontsize=8)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8,
+                     label="state x (generated: clipped to [0, 1])")
     fig.suptitle("Generated from each label (top) and the target patterns (bottom)", fontsize=9)
-    fig.tight_layout()
     return fig
 
 
@@ -276,81 +361,105 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
     return written
 
 
+def finished_runs(rows: list[dict]) -> tuple[list[dict], str]:
+    """The sweep rows a figure may draw (finished ok, with traces), and a note counting the
+    others by status (empty when none is left out)."""
+    ok = [r for r in rows if r["status"] == "ok" and (Path(r["run_dir"]) / "traces.npz").exists()]
+    left_out: dict[str, int] = {}
+    for r in rows:
+        if r not in ok:
+            left_out[r["status"]] = left_out.get(r["status"], 0) + 1
+    note = ("; left out: " + ", ".join(f"{n} {st}" for st, n in sorted(left_out.items()))
+            if left_out else "")
+    return ok, note
+
+
+def sweep_metrics(rows: list[dict], traces: list[dict]) -> list[tuple[str, str, str, float]]:
+    """(trace key, sweep.csv column, title, scale) of every metric some run recorded:
+    each edge's angle, and the accuracies in %."""
+    edges = sorted({k.split(":")[0] for r in rows for k in r if k.endswith(":angle_deg")})
+    metrics = [(f"symmetry/{e}/angle_deg", f"{e}:angle_deg", f"angle(W, Bᵀ) {e} (°)", 1.0)
+               for e in edges]
+    metrics += [("accuracy", "accuracy", "accuracy, training samples (%)", 100.0),
+                ("evaluation/test_accuracy", "test_accuracy", "accuracy, held-out (%)", 100.0)]
+    return [m for m in metrics if any(_has(tr, m[0], 1) for tr in traces)]
+
+
 def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]:
-    """Comparison figures of a sweep: each edge's angle (and the accuracy) over time per
-    condition, mean with a min–max band across seeds; final values against each parameter."""
+    """Comparison figures of a sweep, from its finished runs only (interrupted, diverged and
+    failed runs are left out and counted in the title): each metric over time per condition
+    (mean, with a band from the smallest to the largest seed), and its final value against
+    each swept parameter (mean, bars from the smallest to the largest seed). Accuracy is in %
+    throughout; a metric no run recorded gets no panel."""
     out = Path(out)
     (out / "plots").mkdir(exist_ok=True)
-    groups: dict[str, list[dict]] = {}
-    for r in rows:
-        if r["status"] in ("ok", "diverged", "interrupted"):
-            label = ", ".join(f"{k.split('.')[-1]}={r[k]}" for k in keys) or "base"
-            groups.setdefault(label, []).append(r)
-    written = []
-    series = {}
-    for label, runs in groups.items():
-        series[label] = [load_traces(r["run_dir"]) for r in runs
-                         if (Path(r["run_dir"]) / "traces.npz").exists()]
-    edges = sorted({k.split(":")[0] for r in rows for k in r if k.endswith(":angle_deg")})
+    ok, note = finished_runs(rows)
+
+    def label(r: dict, over: list[str]) -> str:
+        return ", ".join(f"{k.split('.')[-1]}={r[k]}" for k in over) or "all"
+
+    traces = {r["run_dir"]: load_traces(r["run_dir"]) for r in ok}
+    metrics = sweep_metrics(rows, list(traces.values()))
+    written: list[Path] = []
+    if not metrics:
+        return written
     with plt.rc_context(STYLE):
-        metrics = [(f"symmetry/{e}/angle_deg", f"angle(W, Bᵀ) {e} (°)") for e in edges]
-        metrics.append(("accuracy", "accuracy"))
         fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4),
                                  squeeze=False)
-        for ax, (key, title) in zip(axes[0], metrics, strict=True):
-            for label, trs in series.items():
-                trs = [tr for tr in trs if key in tr and tr[key].size]
-                if not trs:
-                    continue
-                tkey = "accuracy/t" if key == "accuracy" else "t"
+        for ax, (key, _, title, scale) in zip(axes[0], metrics, strict=True):
+            groups: dict[str, list[dict]] = {}
+            for r in ok:
+                if _has(traces[r["run_dir"]], key, 1):
+                    groups.setdefault(label(r, keys), []).append(traces[r["run_dir"]])
+            for name, trs in groups.items():
+                tkey = "t" if key.startswith("symmetry/") else "accuracy/t"
                 n = min(len(tr[key]) for tr in trs)
-                t = trs[0][tkey][:n]
-                stack = np.array([tr[key][:n] for tr in trs])
-                line, = ax.plot(t, stack.mean(axis=0), lw=1.3, label=label)
-                ax.fill_between(t, stack.min(axis=0), stack.max(axis=0), alpha=0.2,
-                                color=line.get_color())
+                stack = scale * np.array([tr[key][:n] for tr in trs])
+                line, = ax.plot(trs[0][tkey][:n], stack.mean(axis=0), lw=1.3,
+                                marker="o" if n < 30 else None, ms=3,
+                                label=f"{name} ({len(trs)} seed{'s' * (len(trs) > 1)})")
+                ax.fill_between(trs[0][tkey][:n], stack.min(axis=0), stack.max(axis=0),
+                                alpha=0.2, color=line.get_color())
             ax.set(xlabel=TIME, title=title)
-        if axes[0, 0].get_legend_handles_labels()[0]:
-            axes[0, 0].legend(fontsize=7)
+        axes[0, 0].legend(fontsize=7)
+        fig.suptitle(f"Over time: mean over seeds, band = min to max{note}", fontsize=9)
         fig.tight_layout()
-        path = out / "plots" / "over_time.png"
-        _save(fig, path)
-        written.append(path)
-        finals = [m for m in metrics if m[0] != "accuracy"
-                  or any(r.get("accuracy") not in (None, "") for r in rows)]
+        written.append(_save(fig, out / "plots" / "over_time.png"))
         for key in keys:
             others = [k for k in keys if k != key]
-            fig, axes = plt.subplots(1, len(finals), figsize=(4.2 * len(finals), 3.4),
+            fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4),
                                      squeeze=False)
-            for ax, (metric, title) in zip(axes[0], finals, strict=True):
-                col = "accuracy" if metric == "accuracy" else metric.split("/")[1] + ":angle_deg"
+            for ax, (_, col, title, scale) in zip(axes[0], metrics, strict=True):
                 by_group: dict[str, dict] = {}
-                for r in rows:
-                    if r.get(col) in (None, "") or r["status"] != "ok":
-                        continue
-                    label = ", ".join(f"{k.split('.')[-1]}={r[k]}" for k in others) or "all"
-                    by_group.setdefault(label, {}).setdefault(_number(r[key]), []).append(
-                        float(r[col]))
-                for label, points in by_group.items():
-                    xs = sorted(points, key=str)
-                    ax.plot(xs, [np.mean(points[x]) for x in xs], "o-", ms=4, label=label)
-                ax.set(xlabel=key, ylabel="final value, mean over seeds", title=title)
-            if axes[0, 0].get_legend_handles_labels()[0]:
+                for r in ok:
+                    if r.get(col) not in (None, ""):
+                        by_group.setdefault(label(r, others), {}).setdefault(
+                            _number(r[key]), []).append(scale * float(r[col]))
+                for name, points in by_group.items():
+                    xs = sorted(points, key=lambda v: (isinstance(v, str), v))
+                    mean = np.array([np.mean(points[x]) for x in xs])
+                    lo = mean - [min(points[x]) for x in xs]
+                    hi = [max(points[x]) for x in xs] - mean
+                    ax.errorbar([str(x) for x in xs] if any(isinstance(x, str) for x in xs)
+                                else xs, mean, yerr=[lo, hi], fmt="o-", ms=4, capsize=3,
+                                label=name)
+                ax.set(xlabel=key, ylabel="final value", title=title)
+            if len(axes[0, 0].get_legend_handles_labels()[0]) > 1:
                 axes[0, 0].legend(fontsize=7)
+            fig.suptitle(f"Final values: mean over seeds, bars = min to max{note}", fontsize=9)
             fig.tight_layout()
             name = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
-            path = out / "plots" / f"final_vs_{name}.png"
-            _save(fig, path)
-            written.append(path)
+            written.append(_save(fig, out / "plots" / f"final_vs_{name}.png"))
     return written
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def _save(fig: plt.Figure, path: Path) -> Path:
     """Write to a temporary name, then rename: an interrupted write leaves no broken PNG."""
     tmp = path.with_name(f".{path.stem}.tmp.png")
     fig.savefig(tmp)
     plt.close(fig)
     os.replace(tmp, path)
+    return path
 
 
 def _number(text: str):

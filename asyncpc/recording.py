@@ -20,6 +20,12 @@ Names in ``traces.npz`` (time in simulation units):
 ``symmetry/EDGE/KEY``          KEY in angle_deg, norm_diff, rel_diff, norm_w, norm_b, corr,
                                feedback_angle_deg (angle between Bε and Wᵀε)
 ``presented``                  samples presented by the stimulus so far (when there is one)
+``end/t``, ``end/energy``,     at the end of each presentation (just before the next sample):
+``end/energy/POP``,            time, energies, recorded neurons' states and predictions — the
+``end/x/POP``, ``end/mu/POP``  converged values, free of the transient after each switch
+``zoom/t``, ``zoom/energy``,   dense samples (``zoom_every``) from ``zoom_from`` on, normally the
+``zoom/x/POP``, ``zoom/mu/POP`` last few presentations: how each presentation converges
+``zoom/onsets``                presentation onsets inside the zoom window
 ``accuracy/t``, ``accuracy``   evaluation times and accuracies (frozen copies)
 ``confusion``                  (true class × predicted class) counts of the last argmax
                                evaluation: the test set when there is one, else training
@@ -56,12 +62,17 @@ class Recorder:
         ``accuracy`` and further scalars recorded as ``evaluation/KEY``.
     presented : returns how many samples the stimulus has presented (recorded as
         ``presented``, for messages per sample over time).
+    zoom_from, zoom_every : sample energies and the recorded neurons every ``zoom_every``
+        from ``zoom_from`` on (``zoom/*``; ``zoom_every = 0``: no zoom).
+
+    :meth:`presentation_end` records the ``end/*`` series; the stimulus calls it.
     """
 
     def __init__(self, net: Engine, *, every: float, neurons: dict[str, list[int]] | None = None,
                  raster: int = 0, raster_from: float = 0.0, max_energy: float = 1e8,
                  evaluate: Callable[[], float] | None = None, eval_every: float = 0.0,
-                 presented: Callable[[], int] | None = None) -> None:
+                 presented: Callable[[], int] | None = None, zoom_from: float = 0.0,
+                 zoom_every: float = 0.0) -> None:
         self.net = net
         self.every = every
         self.neurons = {k: list(v) for k, v in (neurons or {}).items()}
@@ -84,6 +95,10 @@ class Recorder:
         net.env.process(self.run())
         if evaluate is not None and eval_every > 0:
             net.env.process(self.run_evaluations())
+        self.zoom_every = zoom_every
+        self.ends = 0  # presentations whose end was recorded
+        if zoom_every > 0:
+            net.env.process(self.run_zoom(zoom_from))
 
     def _attach_raster(self) -> None:
         raster = self.raster
@@ -104,6 +119,32 @@ class Recorder:
         while True:
             yield self.net.env.timeout(self.eval_every)
             self.record_accuracy()
+
+    def run_zoom(self, start: float):
+        env = self.net.env
+        if start > env.now:
+            yield env.timeout(start - env.now)
+        while True:
+            self.snapshot("zoom")
+            yield env.timeout(self.zoom_every)
+
+    def presentation_end(self) -> None:
+        """Record the converged state of the presentation that is ending."""
+        self.ends += 1
+        self.snapshot("end")
+
+    def snapshot(self, prefix: str) -> None:
+        """Time, energies and the recorded neurons' x and mu, as ``PREFIX/...`` series."""
+        net, s = self.net, self.series
+        total, per = net.energy()
+        s[f"{prefix}/t"].append(net.now)
+        s[f"{prefix}/energy"].append(total)
+        for name, value in per.items():
+            s[f"{prefix}/energy/{name}"].append(value)
+        for name, idx in self.neurons.items():
+            s[f"{prefix}/x/{name}"].append(net.x(name)[idx])
+            s[f"{prefix}/mu/{name}"].append(net.mu(name)[idx] if net.has_errors(name)
+                                            else np.full(len(idx), np.nan))
 
     def record_accuracy(self) -> float:
         result = self.evaluate()

@@ -1,4 +1,5 @@
-"""Running a scenario: build, simulate with recorders, and write the run directory.
+"""Running a scenario: :func:`build_experiment`, :func:`simulate`, :func:`collect` and
+:func:`write` the run directory (:func:`run` does all four).
 
 Run directory (a stable contract):
 
@@ -36,6 +37,7 @@ from .metrics import pc_vs_backprop, symmetry
 from .model import rng_for
 from .recording import Recorder
 from .scenario import Scenario, ScenarioError, to_toml
+from .sections import DataSection
 from .stimulus import Stimulus
 from .stimulus import duration as stimulus_duration
 
@@ -49,63 +51,62 @@ class RunResult:
     network: Engine
     out: Path | None = None
     figures: list[Path] = field(default_factory=list)
+    generated: dict[str, Any] | None = None  # what each label generates (evaluation.generate)
 
 
 def make_datasets(scenario: Scenario) -> tuple[Dataset | None, Dataset | None]:
     """The training set and the held-out test set (None where the kind has none)."""
-    d = scenario.data["data"]
-    kind = d["kind"]
+    d = scenario.sections.data
+    roles = {"input": d.input, "label": d.label}
     test = None
-    if kind in ("digits", "mnist1d"):
-        train, test = (digits if kind == "digits" else mnist1d)(d["low"], d["high"])
-        train = train.head(d["train_count"])
-        test = test.head(d["test_count"]).rename({"input": d["input"], "label": d["label"]})
+    if d.kind in ("digits", "mnist1d"):
+        train, test = (digits if d.kind == "digits" else mnist1d)(d.low, d.high)
+        train = train.head(d.train_count)
+        test = test.head(d.test_count).rename(roles)
     else:
         train = make_dataset(scenario)
-        if train is not None and kind == "teacher":
-            train, test = train.split(d["test_count"])
+        if train is not None and d.kind == "teacher":
+            train, test = train.split(d.test_count)
         return train, test
-    return check_dataset(scenario, train.rename({"input": d["input"], "label": d["label"]})), test
+    return check_dataset(scenario, train.rename(roles)), test
 
 
 def make_dataset(scenario: Scenario) -> Dataset | None:
-    d = scenario.data["data"]
-    kind = d["kind"]
+    d = scenario.sections.data
     rng = rng_for(scenario.seed, "data")
-    if kind == "none":
+    if d.kind == "none":
         return None
-    if kind == "values":
-        return Dataset("values", {k: np.asarray(v, dtype=float) for k, v in d["values"].items()})
-    if kind == "xor":
-        ds = xor(d["low"], d["high"])
-    elif kind == "parity":
-        ds = parity(d["bits"], d["low"], d["high"])
-    elif kind == "bars":
-        ds = bars(d["size"], d["low"], d["high"])
-    elif kind == "random":
-        ds = random_patterns(d["count"], d["n"], rng=rng, low=d["low"], high=d["high"])
-    elif kind == "teacher":
-        ds = teacher(d["count"] + d["test_count"], d["n_in"], d["n_hidden"], d["n_out"], rng=rng,
-                     noise=d["noise"])
+    if d.kind == "values":
+        return Dataset("values", {k: np.asarray(v, dtype=float) for k, v in d.values.items()})
+    if d.kind == "xor":
+        ds = xor(d.low, d.high)
+    elif d.kind == "parity":
+        ds = parity(d.bits, d.low, d.high)
+    elif d.kind == "bars":
+        ds = bars(d.size, d.low, d.high)
+    elif d.kind == "random":
+        ds = random_patterns(d.count, d.n, rng=rng, low=d.low, high=d.high)
+    elif d.kind == "teacher":
+        ds = teacher(d.count + d.test_count, d.n_in, d.n_hidden, d.n_out, rng=rng, noise=d.noise)
     else:
         base = scenario.path.parent if scenario.path else Path.cwd()
         try:
-            ds = load(base / d["path"], d["keys"] or {"input": "input", "label": "label"})
+            ds = load(base / d.path, d.keys or {"input": "input", "label": "label"})
         except (OSError, KeyError, ValueError) as exc:
-            raise ScenarioError([f"{scenario.path}: data.path: cannot load {d['path']!r}: "
+            raise ScenarioError([f"{scenario.path}: data.path: cannot load {d.path!r}: "
                                  f"{exc}"]) from None
-    return check_dataset(scenario, ds.rename({"input": d["input"], "label": d["label"]}))
+    return check_dataset(scenario, ds.rename({"input": d.input, "label": d.label}))
 
 
 def check_dataset(scenario: Scenario, ds: Dataset) -> Dataset:
     """The data set, if it provides every population the scenario clamps or reads, with the
     right sizes; otherwise a :class:`ScenarioError` naming the keys."""
     problems = []
-    cfg = scenario.data
-    needed = [("stimulus.clamp", n) for n in cfg["stimulus"]["clamp"]]
-    if cfg["evaluation"]["read"]:
-        needed += [("evaluation.clamp", n) for n in cfg["evaluation"]["clamp"]]
-        needed.append(("evaluation.read", cfg["evaluation"]["read"]))
+    sec = scenario.sections
+    needed = [("stimulus.clamp", n) for n in sec.stimulus.clamp]
+    if sec.evaluation.read:
+        needed += [("evaluation.clamp", n) for n in sec.evaluation.clamp]
+        needed.append(("evaluation.read", sec.evaluation.read))
     for key, name in needed:
         if name not in ds.arrays:
             problems.append(f"{scenario.path}: {key}: the data set has no values for "
@@ -131,11 +132,10 @@ def check(scenario: Scenario) -> tuple[Dataset | None, Dataset | None, float]:
             if np.isinf(arr).any():
                 raise ScenarioError([f"{scenario.path}: data: the values for {name!r} contain "
                                      "infinities; expected finite numbers (nan = free)"])
-    stim = scenario.data["stimulus"]
-    presented = dataset is not None and stim["clamp"] and stim["epochs"] > 0
-    duration = scenario.data["run"]["duration"] or (
-        stimulus_duration(stim["epochs"], len(dataset), stim["presentation"]) if presented
-        else None)
+    stim = scenario.sections.stimulus
+    presented = dataset is not None and stim.clamp and stim.epochs > 0
+    duration = scenario.sections.run.duration or (
+        stimulus_duration(stim.epochs, len(dataset), stim.presentation) if presented else None)
     if not duration:
         raise ScenarioError([f"{scenario.path}: run.duration: missing; expected a duration "
                              "when there is no stimulus to take it from"])
@@ -171,62 +171,86 @@ class Progress:
             print(file=sys.stderr)
 
 
-def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = False,
-        plots: bool = True, force: bool = False, engine: str | None = None) -> RunResult:
-    """Run ``scenario``; with ``out``, write the run directory there.
+@dataclass
+class Experiment:
+    """A built run, ready to simulate: the network and the world around it."""
 
-    ``engine`` (``"unit"`` or ``"population"``) overrides the scenario's ``run.engine``.
-    """
-    if engine is not None:
-        scenario = scenario.with_overrides([f"run.engine={engine}"])
-    dataset, test_set, duration = check(scenario)
-    out_dir = Path(out) if out is not None else None
-    if out_dir is not None:
-        prepare_out(out_dir, force)
-    data = scenario.data
+    scenario: Scenario
+    net: Engine
+    duration: float
+    dataset: Dataset | None
+    stimulus: Stimulus | None
+    recorder: Recorder
+    scorer: Scorer | None
+
+
+class Scorer:
+    """Evaluates frozen copies of ``net`` on the training and test sets; keeps the latest
+    :class:`Evaluation` of each."""
+
+    def __init__(self, net: Engine, scenario: Scenario, dataset: Dataset,
+                 test_set: Dataset | None) -> None:
+        self.net, self.cfg, self.data_cfg = net, scenario.sections.evaluation, \
+            scenario.sections.data
+        self.sets = {"train": dataset.head(self.cfg.train_count), "test": test_set}
+        self.dataset = dataset
+        self.last: dict[str, Evaluation] = {}
+
+    def __call__(self) -> dict[str, float]:
+        c = self.cfg
+        for key, ds in self.sets.items():
+            if ds is not None:
+                self.last[key] = evaluate(self.net, ds, clamp=c.clamp, read=c.read,
+                                          settle=c.settle, readout=c.readout,
+                                          threshold=c.threshold)
+        out = {"accuracy": self.last["train"].accuracy}
+        if "test" in self.last:
+            out["test_accuracy"] = self.last["test"].accuracy
+        if c.backprop:
+            out.update(backprop_alignment(self.net, self.dataset, self.data_cfg, c.settle))
+        return out
+
+
+def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experiment:
+    """Build the network, stimulus, scorer and recorder of ``scenario`` (``checked``: what
+    :func:`check` returned for it, if it was already called)."""
+    dataset, test_set, duration = checked or check(scenario)
+    sec = scenario.sections
     net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
-    stim_cfg, eval_cfg = data["stimulus"], data["evaluation"]
+    st, rec = sec.stimulus, sec.record
     stimulus = None
-    if dataset is not None and stim_cfg["clamp"] and stim_cfg["epochs"] > 0:
-        stimulus = Stimulus(net, dataset, clamp=stim_cfg["clamp"],
-                            presentation=stim_cfg["presentation"], jitter=stim_cfg["jitter"],
-                            epochs=stim_cfg["epochs"], order=stim_cfg["order"],
-                            reset=stim_cfg["reset"], rng=rng_for(scenario.seed, "stimulus"))
-    evaluator = None
-    last: dict[str, Evaluation] = {}  # the latest evaluation of each set
-    if dataset is not None and eval_cfg["read"]:
-        def score(ds: Dataset, key: str) -> float:
-            last[key] = evaluate(net, ds, clamp=eval_cfg["clamp"], read=eval_cfg["read"],
-                                 settle=eval_cfg["settle"], readout=eval_cfg["readout"],
-                                 threshold=eval_cfg["threshold"])
-            return last[key].accuracy
+    if dataset is not None and st.clamp and st.epochs > 0:
+        stimulus = Stimulus(net, dataset, clamp=st.clamp, presentation=st.presentation,
+                            jitter=st.jitter, epochs=st.epochs, order=st.order, reset=st.reset,
+                            rng=rng_for(scenario.seed, "stimulus"))
+    scorer = Scorer(net, scenario, dataset, test_set) \
+        if dataset is not None and sec.evaluation.read else None
+    zoom_every = (rec.zoom_every or st.presentation / 50.0) if stimulus and rec.zoom else 0.0
+    recorder = Recorder(net, every=rec.every, neurons=rec.neurons, raster=rec.raster,
+                        raster_from=rec.raster_from, max_energy=sec.run.max_energy,
+                        evaluate=scorer, eval_every=sec.evaluation.every,
+                        presented=(lambda: stimulus.presented) if stimulus else None,
+                        zoom_from=max(0.0, duration - rec.zoom * st.presentation),
+                        zoom_every=zoom_every)
+    if stimulus is not None:
+        stimulus.on_end = recorder.presentation_end
+    return Experiment(scenario, net, duration, dataset, stimulus, recorder, scorer)
 
-        def evaluator() -> dict[str, float]:
-            out = {"accuracy": score(dataset.head(eval_cfg["train_count"]), "train")}
-            if test_set is not None:
-                out["test_accuracy"] = score(test_set, "test")
-            if eval_cfg["backprop"]:
-                out.update(backprop_alignment(net, dataset, data["data"], eval_cfg["settle"]))
-            return out
-    rec_cfg = data["record"]
-    recorder = Recorder(net, every=rec_cfg["every"], neurons=rec_cfg["neurons"],
-                        raster=rec_cfg["raster"], raster_from=rec_cfg["raster_from"],
-                        max_energy=data["run"]["max_energy"], evaluate=evaluator,
-                        eval_every=eval_cfg["every"],
-                        presented=(lambda: stimulus.presented) if stimulus else None)
+
+def simulate(exp: Experiment, progress: bool = False) -> tuple[str, str, float]:
+    """Run the experiment to its duration in 200 chunks; return (status, message, wall time).
+
+    Ctrl-C (or SIGTERM, turned into KeyboardInterrupt by the CLI) ends it as "interrupted",
+    a blow-up as "diverged" (reported by the engine or the recorder with when and where)."""
+    net, duration = exp.net, exp.duration
     status, message = "ok", ""
     bar = Progress(duration, progress)
     start = time.perf_counter()
-    # a blow-up is reported by the engine (a non-finite state) or the recorder (runaway
-    # energy) with when and where; numpy's own overflow warnings would only precede it
-    quiet = np.errstate(over="ignore", invalid="ignore")
     try:
-        chunk = duration / 200.0
-        j = 0
-        with quiet:
-            while net.now < duration:
-                j += 1
-                net.run(min(duration, j * chunk))
+        # numpy's own overflow warnings would only precede the engine's Diverged
+        with np.errstate(over="ignore", invalid="ignore"):
+            for j in range(1, 201):
+                net.run(duration * j / 200.0)
                 bar.update(net.now, net.counters.delivered)
     except KeyboardInterrupt:
         status, message = "interrupted", f"interrupted by the user at t = {net.now:g}"
@@ -236,31 +260,52 @@ def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = F
         bar.close()
     wall = time.perf_counter() - start
     if status == "ok":
-        recorder.sample()  # the state at the end of the run
-    if evaluator is not None and status != "diverged":
+        exp.recorder.sample()  # the state at the end of the run
+        if exp.stimulus is not None and exp.recorder.ends < exp.stimulus.presented:
+            exp.recorder.presentation_end()  # the last presentation ends with the run
+    if exp.scorer is not None and status != "diverged":
         try:
-            recorder.record_accuracy()
+            exp.recorder.record_accuracy()
         except KeyboardInterrupt:
             status, message = "interrupted", f"interrupted by the user at t = {net.now:g}"
-    traces = recorder.arrays()
-    final = last.get("test") or last.get("train")
-    if final is not None and eval_cfg["readout"] == "argmax":
+    return status, message, wall
+
+
+def collect(exp: Experiment, status: str, message: str, wall: float) -> RunResult:
+    """The traces, the summary and (if asked) what the network generates."""
+    traces = exp.recorder.arrays()
+    scorer = exp.scorer
+    final = scorer and (scorer.last.get("test") or scorer.last.get("train"))
+    if final is not None and exp.scenario.sections.evaluation.readout == "argmax":
         traces["confusion"] = confusion(final)
-    summary = make_summary(scenario, net, traces, stimulus, status, message, wall)
-    generated = None
-    if eval_cfg["generate"] and dataset is not None and status != "diverged":
-        generated = generate(net, dataset, scenario)
-        summary["generation"] = {"mean_abs_error": generated["mean_abs_error"]}
-    result = RunResult(summary, traces, net, out_dir)
+    if exp.stimulus is not None and "zoom/t" in traces:
+        onsets = np.asarray(exp.stimulus.onsets)
+        traces["zoom/onsets"] = onsets[onsets >= traces["zoom/t"][0]]
+    summary = make_summary(exp.scenario, exp.net, traces, exp.stimulus, status, message, wall)
+    result = RunResult(summary, traces, exp.net)
+    if (exp.scenario.sections.evaluation.generate and exp.dataset is not None
+            and status != "diverged"):
+        result.generated = generate(exp.net, exp.dataset, exp.scenario)
+        summary["generation"] = {"mean_abs_error": result.generated["mean_abs_error"]}
+    return result
+
+
+def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = False,
+        plots: bool = True, force: bool = False, engine: str | None = None) -> RunResult:
+    """Run ``scenario`` (build, simulate, collect); with ``out``, write the run directory.
+
+    ``engine`` (``"unit"`` or ``"population"``) overrides the scenario's ``run.engine``.
+    """
+    if engine is not None:
+        scenario = scenario.with_overrides([f"run.engine={engine}"])
+    checked = check(scenario)  # bad input is reported before anything is written
+    out_dir = Path(out) if out is not None else None
     if out_dir is not None:
-        write_run(out_dir, scenario, summary, traces)
-        if generated is not None:
-            buf = io.BytesIO()
-            np.savez(buf, **{k: v for k, v in generated.items() if k != "mean_abs_error"})
-            atomic_write(out_dir / "generated.npz", buf.getvalue())
-        if plots:
-            from .plotting import plot_run
-            result.figures = plot_run(out_dir)
+        prepare_out(out_dir, force)
+    exp = build_experiment(scenario, checked)
+    result = collect(exp, *simulate(exp, progress))
+    if out_dir is not None:
+        write(out_dir, scenario, result, plots)
     return result
 
 
@@ -272,9 +317,9 @@ def confusion(ev: Evaluation) -> np.ndarray:
     return m
 
 
-def backprop_alignment(net: Engine, dataset: Dataset, d: dict, settle: float) -> dict:
+def backprop_alignment(net: Engine, dataset: Dataset, d: DataSection, settle: float) -> dict:
     """Mean angle and relative error between PC updates and backprop over the data set."""
-    results = [pc_vs_backprop(net, dataset.sample(j), source=d["input"], target=d["label"],
+    results = [pc_vs_backprop(net, dataset.sample(j), source=d.input, target=d.label,
                               settle=settle) for j in range(len(dataset))]
     return {"backprop_angle_deg": float(np.mean([r["angle_deg"] for r in results])),
             "backprop_rel_error": float(np.mean([r["rel_error"] for r in results]))}
@@ -283,8 +328,8 @@ def backprop_alignment(net: Engine, dataset: Dataset, d: dict, settle: float) ->
 def generate(net: Engine, dataset: Dataset, scenario: Scenario) -> dict:
     """Clamp each distinct label on a frozen copy and read what it generates at the input
     (for each label, its first sample is the target shown beside it)."""
-    d, settle = scenario.data["data"], scenario.data["evaluation"]["settle"]
-    label, image = d["label"], d["input"]
+    label, image = scenario.sections.data.label, scenario.sections.data.input
+    settle = scenario.sections.evaluation.settle
     _, first = np.unique(dataset.arrays[label], axis=0, return_index=True)
     first = np.sort(first)
     dataset = Dataset(dataset.name, {k: v[first] for k, v in dataset.arrays.items()})
@@ -333,7 +378,7 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
            if "evaluation/backprop_angle_deg" in traces else {}),
         "symmetry": sym,
         "final_states": {name: {str(k): float(net.x(name)[k]) for k in idx}
-                         for name, idx in (scenario.data["record"]["neurons"] or {}).items()},
+                         for name, idx in scenario.sections.record.neurons.items()},
         "network": {"neurons": net.n_neurons, "synapses": net.n_synapses,
                     "processes": net.n_processes,
                     "min_delay": net.min_delay()},
@@ -375,13 +420,22 @@ def atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_run(out: Path, scenario: Scenario, summary: dict, traces: dict) -> None:
+def write(out: Path, scenario: Scenario, result: RunResult, plots: bool = True) -> None:
+    """Write the run directory (module docstring) and, with ``plots``, its figures."""
+    result.out = out
     atomic_write(out / "scenario.toml", to_toml(scenario.data).encode())
     buf = io.BytesIO()
-    np.savez_compressed(buf, **traces)
+    np.savez_compressed(buf, **result.traces)
     atomic_write(out / "traces.npz", buf.getvalue())
+    if result.generated is not None:
+        buf = io.BytesIO()
+        np.savez(buf, **{k: v for k, v in result.generated.items() if k != "mean_abs_error"})
+        atomic_write(out / "generated.npz", buf.getvalue())
     atomic_write(out / "summary.json",
-                 (json.dumps(_jsonable(summary), indent=2, allow_nan=True) + "\n").encode())
+                 (json.dumps(_jsonable(result.summary), indent=2, allow_nan=True) + "\n").encode())
+    if plots:
+        from .plotting import plot_run
+        result.figures = plot_run(out)
 
 
 def _jsonable(obj):

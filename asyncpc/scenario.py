@@ -12,14 +12,15 @@ import difflib
 import math
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
 from .activations import ACTIVATIONS
-from .evaluation import READOUTS
 from .model import DISTRIBUTIONS, RULES, Distribution, EdgeSpec, PopulationSpec, build_graph
+from .sections import NONNEG, POS, SECTION_TYPES, Key, RunSection, Sections, schema
 
 #: the shipped scenarios (package data: available after any kind of install)
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -52,22 +53,6 @@ class ScenarioError(Exception):
         super().__init__("\n".join(problems))
         self.problems = problems
 
-
-@dataclass(frozen=True)
-class Key:
-    """One scenario key: its type, default, allowed range and meaning (with unit)."""
-
-    kind: str  # int, float, bool, str, list, dist, matrix, table
-    default: Any
-    doc: str
-    choices: tuple[str, ...] = ()
-    min: float | None = None
-    max: float | None = None
-    strict_min: bool = False
-
-
-POS = {"min": 0.0, "strict_min": True}
-NONNEG = {"min": 0.0}
 
 POPULATION = {
     "n": Key("int", None, "number of neurons (required)", min=1),
@@ -117,75 +102,10 @@ DIST = {
     "std": Key("float", 0.0, "normal / lognormal standard deviation", **NONNEG),
 }
 
-DATA_KINDS = ("xor", "parity", "bars", "random", "teacher", "digits", "mnist1d", "file", "values",
-              "none")
-
 SECTIONS: dict[str, dict[str, Key]] = {
-    "run": {
-        "name": Key("str", "", "scenario name (default: file name)"),
-        "description": Key("str", "", "one line: what the scenario shows"),
-        "seed": Key("int", 0, "seed of every random stream", min=0),
-        "engine": Key("str", "unit", "unit (one process per neuron and synapse, the reference) "
-                      "or population (one process per population, for scale)",
-                      ("unit", "population")),
-        "duration": Key("float", None, "simulated time (default: the stimulus's duration)",
-                        **POS),
-        "max_energy": Key("float", 1e8, "energy above which the run counts as diverged", **POS),
-        "max_memory_gb": Key("float", 8.0, "refuse a network whose estimated memory exceeds "
-                             "this (GB; raise it knowingly)", **POS),
-    },
+    "run": schema(RunSection),
     "defaults": {k: v for k, v in POPULATION.items() if k != "n"},
-    "data": {
-        "kind": Key("str", "none", "data set: " + ", ".join(DATA_KINDS), DATA_KINDS),
-        "bits": Key("int", 3, "parity: number of input bits (2^bits samples)", min=1, max=20),
-        "size": Key("int", 4, "bars: grid side", min=2),
-        "count": Key("int", 8, "random / teacher: number of samples", min=1),
-        "n": Key("int", 16, "random: pattern length", min=1),
-        "n_in": Key("int", 4, "teacher: inputs", min=1),
-        "n_hidden": Key("int", 8, "teacher: hidden units", min=1),
-        "n_out": Key("int", 2, "teacher: outputs", min=1),
-        "noise": Key("float", 0.0, "teacher: output noise std", **NONNEG),
-        "test_count": Key("int", 0, "teacher: held-out samples from the same teacher, scored "
-                          "as accuracy.test (never presented); digits, mnist1d: how many of "
-                          "the fixed test split to score (0 = all)", min=0),
-        "train_count": Key("int", 0, "digits, mnist1d: how many of the fixed training split "
-                           "to present (0 = all)", min=0),
-        "low": Key("float", 0.0, "value of a binary 0"),
-        "high": Key("float", 1.0, "value of a binary 1"),
-        "path": Key("str", "", "file: .npz or .csv (relative to the scenario file)"),
-        "keys": Key("table", {}, "file: array name (npz) or column slice 'a:b' (csv) per role"),
-        "values": Key("table", {}, "values: population → list of samples (lists of numbers)"),
-        "input": Key("str", "input", "population receiving the data set's inputs"),
-        "label": Key("str", "label", "population receiving the data set's labels"),
-    },
-    "stimulus": {
-        "clamp": Key("list", [], "populations clamped while training"),
-        "presentation": Key("float", 40.0, "time each sample is held (time)", **POS),
-        "jitter": Key("float", 0.0, "relative jitter of each presentation", min=0.0, max=0.99),
-        "epochs": Key("int", 1, "passes over the data set", min=0),
-        "order": Key("str", "shuffle", "sequential or shuffle", ("sequential", "shuffle")),
-        "reset": Key("bool", False, "reset free neurons to x0 at each new sample"),
-    },
-    "evaluation": {
-        "every": Key("float", 0.0, "time between evaluations (0 = only at the end)", **NONNEG),
-        "clamp": Key("list", [], "populations clamped when evaluating"),
-        "read": Key("str", "", "population read out (empty: no evaluation)"),
-        "settle": Key("float", 30.0, "settling time of the frozen copy (time)", **POS),
-        "train_count": Key("int", 0, "how many training samples each evaluation scores as "
-                           "accuracy.train: the first N of the training set (0 = all)", min=0),
-        "readout": Key("str", "argmax", "argmax, threshold or values", READOUTS),
-        "threshold": Key("float", 0.5, "threshold of the threshold read-out"),
-        "generate": Key("bool", False, "also clamp each label and record what the network "
-                        "generates at data.input (generated.npz, mean absolute error)"),
-        "backprop": Key("bool", False, "at each evaluation also compare the settled PC weight "
-                        "updates with backprop (feed-forward graphs: data.input → data.label)"),
-    },
-    "record": {
-        "every": Key("float", 1.0, "sampling period of the recorders (time)", **POS),
-        "neurons": Key("table", {}, "population → list of neuron indices to record x, mu, eps"),
-        "raster": Key("int", 20000, "maximum number of emissions kept for the raster", min=0),
-        "raster_from": Key("float", 0.0, "start recording the raster at this time", **NONNEG),
-    },
+    **{name: schema(section) for name, section in SECTION_TYPES.items() if name != "run"},
 }
 TOP = ("run", "defaults", "populations", "edges", "data", "stimulus", "evaluation", "record")
 
@@ -208,6 +128,12 @@ class Scenario:
     @property
     def engine(self) -> str:
         return self.data["run"]["engine"]
+
+    @cached_property
+    def sections(self) -> Sections:
+        """The typed ``[run]``, ``[data]``, ``[stimulus]``, ``[evaluation]`` and ``[record]``
+        sections (:mod:`asyncpc.sections`)."""
+        return Sections.from_resolved(self.data)
 
     def graph(self) -> nx.DiGraph:
         return build_model(self.data)

@@ -6,7 +6,7 @@ presentation time (optionally jittered), then moves on. It sends nothing else to
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import simpy
@@ -27,11 +27,14 @@ class Stimulus:
     order : ``"sequential"`` or ``"shuffle"`` (a new permutation each epoch).
     reset : return free neurons to ``x0`` when a new sample arrives.
     rng : the stimulus's own random stream.
+    on_end : called at the end of every presentation, just before the next sample (and after
+        the last); the recorder uses it to record converged states.
     """
 
     def __init__(self, net: Engine, dataset: Dataset, *, clamp: Sequence[str],
                  presentation: float, rng: np.random.Generator, jitter: float = 0.0,
-                 epochs: int = 1, order: str = "sequential", reset: bool = False) -> None:
+                 epochs: int = 1, order: str = "sequential", reset: bool = False,
+                 on_end: Callable[[], None] | None = None) -> None:
         self.net = net
         self.dataset = dataset
         self.clamp = list(clamp)
@@ -41,6 +44,7 @@ class Stimulus:
         self.order = order
         self.reset = reset
         self.rng = rng
+        self.on_end = on_end
         self.presented = 0
         self.onsets: list[float] = []
         self.process: simpy.Process = net.env.process(self.run())
@@ -62,6 +66,8 @@ class Stimulus:
                 if self.jitter:
                     hold *= 1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)
                 yield env.timeout(hold)
+                if self.on_end is not None:
+                    self.on_end()
 
     def present(self, sample: dict[str, np.ndarray]) -> None:
         self.onsets.append(self.net.now)

@@ -108,6 +108,7 @@ def _one(path: str, params: dict[str, str], seed: int, out: str, fixed: list[str
 def row(params: dict[str, str], seed: int, summary: dict, run_dir: Path) -> dict:
     r = {**params, "seed": seed, "status": summary.get("status"),
          "accuracy": (summary.get("accuracy") or {}).get("train"),
+         "test_accuracy": (summary.get("accuracy") or {}).get("test"),
          "energy_final": (summary.get("energy") or {}).get("final"),
          "messages_per_sample": summary.get("messages_per_sample"),
          "wall_seconds": summary.get("wall_seconds"), "run_dir": str(run_dir),

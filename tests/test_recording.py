@@ -10,7 +10,7 @@ from asyncpc.recording import Recorder
 from asyncpc.stimulus import Stimulus
 
 
-def build(engine, seed=3):
+def build(engine, seed=3, stimulus=None):
     pops = [ap.PopulationSpec("input", 2), ap.PopulationSpec("hidden", 3, activation="tanh",
                                                              prior=0.0, eta_bias=0.01),
             ap.PopulationSpec("label", 1, prior=0.0, eta_bias=0.01)]
@@ -20,8 +20,10 @@ def build(engine, seed=3):
                          b_init=ap.Distribution("normal", std=0.5)),
              ap.EdgeSpec("hidden", "label", delay=d, eta_w=0.05, eta_b=0.05, lam_w=0.01)]
     net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=seed)
-    Stimulus(net, xor(), clamp=["input", "label"], presentation=3.0, epochs=3,
-             rng=ap.rng_for(seed, "stim"))
+    stim = Stimulus(net, xor(), clamp=["input", "label"], presentation=3.0, epochs=3,
+                    rng=ap.rng_for(seed, "stim"))
+    if stimulus is not None:
+        stimulus.append(stim)
     return net
 
 
@@ -32,11 +34,13 @@ def weights(net):
 def test_recording_does_not_change_the_simulation(engine):
     plain = build(engine)
     plain.run(36.0)
-    observed = build(engine)
+    stim = []
+    observed = build(engine, stimulus=stim)
     rec = Recorder(observed, every=0.37, neurons={"hidden": [0, 2], "label": [0]}, raster=500,
                    evaluate=lambda: evaluate(observed, xor(), clamp=["input"], read="label",
                                              settle=5.0, readout="threshold").accuracy,
-                   eval_every=10.0)
+                   eval_every=10.0, zoom_from=20.0, zoom_every=0.1)
+    stim[0].on_end = rec.presentation_end
     observed.run(36.0)
     assert np.array_equal(weights(plain), weights(observed))
     assert plain.counters == observed.counters
@@ -44,6 +48,8 @@ def test_recording_does_not_change_the_simulation(engine):
     assert arrays["x/hidden"].shape == (len(arrays["t"]), 2)
     assert 0 < arrays["raster/t"].size <= 500
     assert arrays["accuracy"].size == 3
+    assert np.allclose(arrays["end/t"], 3.0 * np.arange(1, 12))  # the 12th ends at 36
+    assert arrays["zoom/t"][0] == 20.0 and arrays["zoom/x/hidden"].shape == (160, 2)
 
 
 def test_recorded_energy_matches_an_independent_computation(engine):

@@ -412,3 +412,22 @@ def test_the_printed_report_shows_each_scenarios_headline_number(tmp_path, capsy
     assert "final states: v[0] = 1.567468" in capsys.readouterr().out
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["final_states"]["v"]["0"] == pytest.approx(1.5674684, abs=1e-6)
+
+
+def test_world_sections_are_typed_frozen_declarations():
+    """[run], [data], [stimulus], [evaluation] and [record] resolve to frozen dataclasses whose
+    fields are the schema's keys, filled with the file's values and the defaults."""
+    import dataclasses
+
+    from asyncpc import sections
+    s = sc.load("xor", ["stimulus.presentation=7.5", "record.zoom=2"])
+    sec = s.sections
+    assert isinstance(sec.stimulus, sections.StimulusSection)
+    assert sec.stimulus.presentation == 7.5 and sec.record.zoom == 2
+    assert sec.run.seed == s.seed and sec.data.kind == "xor"
+    assert sec.evaluation.readout == s.data["evaluation"]["readout"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sec.stimulus.presentation = 1.0
+    for name, section in sections.SECTION_TYPES.items():
+        assert list(sc.SECTIONS[name]) == [f.name for f in dataclasses.fields(section)]
+        assert dataclasses.asdict(getattr(sec, name)) == s.data[name]
