@@ -155,6 +155,12 @@ class Engine:
     def has_errors(self, name: str) -> bool:
         raise NotImplementedError
 
+    def clock_phases(self, name: str) -> np.ndarray:
+        """The phase in ``[0, dt)`` of each clock of population ``name`` (representation
+        neurons, then clocked error neurons; one for the whole population on the population
+        engine), drawn from the random stream named by the neuron or population."""
+        raise NotImplementedError
+
     def frozen_copy(self, env: simpy.Environment | None = None) -> Engine:
         """A copy with the current weights and biases and no plasticity, in its own SimPy
         environment (same seed, hence the same delays and clocks); it starts at ``x0``."""

@@ -540,6 +540,9 @@ class PopulationNetwork(Engine):
     def emitted(self, name: str) -> int:
         return self.populations[name].emitted
 
+    def clock_phases(self, name: str) -> np.ndarray:
+        return np.array([self.populations[name].phase])
+
     def weights(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
         W, B = self.edges[edge]
         t = self.env.now

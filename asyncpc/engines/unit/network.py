@@ -217,6 +217,10 @@ class Network(Engine):
     def emitted(self, name: str) -> int:
         return self.populations[name].counter.emitted
 
+    def clock_phases(self, name: str) -> np.ndarray:
+        pop = self.populations[name]
+        return np.array([n.phase for n in pop.neurons + pop.errors if not n.event_driven])
+
     def weights(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
         e = self.edges[edge]
         return e.w(self.env.now), e.b(self.env.now)
