@@ -73,7 +73,8 @@ def test_clock_phases_come_from_independent_named_streams(engine):
     populations, fill [0, dt) uniformly, and do not depend on what else the network holds
     (kills: one phase for all, i.e. a synchronous network, or streams drawn in creation
     order)."""
-    pops = [ap.PopulationSpec(name, 400, dt=0.05, tau_eps=0.1, prior=0.0) for name in ("a", "b", "c")]
+    pops = [ap.PopulationSpec(name, 400, dt=0.05, tau_eps=0.1, prior=0.0)
+            for name in ("a", "b", "c")]
     edges = [ap.EdgeSpec("a", "b"), ap.EdgeSpec("b", "c")]
     net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=3)
     phases = {name: net.clock_phases(name) for name in ("a", "b", "c")}
