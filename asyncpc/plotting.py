@@ -73,12 +73,14 @@ def _energy_panel(ax: plt.Axes, t: np.ndarray, tr: dict, prefix: str, smooth: in
     floor = log_floor(*series)
     colours = ["k", *[f"C{j}" for j in range(len(names))]]
     for y, name, colour in zip(series, ["total F", *names], colours, strict=True):
-        y = np.maximum(y, floor)
+        if np.any(y <= 0.0):  # a log axis cannot show 0: leave those points out, and say so
+            name += " (gaps: F = 0)"
+        y = np.where(y > 0.0, np.maximum(y, floor), np.nan)
         if smooth > 1:
             ax.semilogy(t, y, lw=0.5, alpha=0.25, color=colour)
         ax.semilogy(t, _smooth(y, smooth), lw=1.5 if name == "total F" else 1, color=colour,
                     label=name)
-    ax.set_ylim(bottom=floor)
+    ax.set_ylim(bottom=floor / 2.0)  # the smallest value sits above the axis, not on it
 
 
 def plot_energy(tr: dict) -> plt.Figure:
