@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import time
 import tracemalloc
+from types import SimpleNamespace
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import Event
 
 from .datasets import Dataset
 from .engines import Network, PopulationNetwork, build
+from .engines.events import send_down
 from .model import Distribution, EdgeSpec, PopulationSpec, build_graph, rng_for
 from .stimulus import Stimulus
 
@@ -123,21 +125,14 @@ def measure_floor(senders: list[tuple[int, list[tuple[float, int]]]], duration: 
             resumed[0] += 1
 
     def sender(count, channels):
-        heads = []
-        for _, fan_out in channels:
-            head = Event(env)
-            heads.append(head)
+        chans = tuple(SimpleNamespace(head=Event(env), delay=delay) for delay, _ in channels)
+        for ch, (_, fan_out) in zip(chans, channels, strict=True):
             for _ in range(fan_out):
-                env.process(listener(head))
+                env.process(listener(ch.head))
         step = duration / count
         for _ in range(count):
             yield env.timeout(step)
-            for j, (delay, _) in enumerate(channels):
-                event = heads[j]
-                heads[j] = nxt = Event(env)
-                event._ok = True
-                event._value = (None, nxt)
-                env.schedule(event, NORMAL, delay)
+            send_down(env, chans, None)  # as the engine's Axon.send does
 
     def clock(count, step):
         for _ in range(count):

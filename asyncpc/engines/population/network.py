@@ -65,6 +65,7 @@ from simpy.events import Event
 from ...activations import activation
 from ...model import EdgeSpec, PopulationSpec, rng_for
 from ..base import Counters, Diverged, Engine, sampled_delays
+from ..events import alarm
 
 
 def grid_delays(delays: np.ndarray, grid: float) -> np.ndarray:
@@ -264,7 +265,7 @@ class PopulationState:
         self.wake = wake = Event(self.env)
         refresh = self.spec.refresh
         if self.drifts and math.isfinite(refresh):
-            self.env.timeout(max(refresh, self.spec.dt), wake).callbacks.append(_alarm)
+            alarm(self.env, max(refresh, self.spec.dt), wake)
 
     def update(self, t: float) -> None:
         spec = self.spec
@@ -425,12 +426,6 @@ def _arrive_local(event: Event) -> None:
     pop, dest, values, sent = event.value
     dest[sent] = values[sent]
     pop.poke()
-
-
-def _alarm(event: Event) -> None:
-    wake = event.value
-    if not wake.triggered:
-        wake.succeed()
 
 
 class PopulationNetwork(Engine):

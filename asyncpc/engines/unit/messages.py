@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from heapq import heappush
 
 import simpy
-from simpy.events import NORMAL, Event
+from simpy.events import Event
 
 from ..base import Counters
+from ..events import send_down
 
 
 class Channel:
@@ -31,8 +31,8 @@ class Channel:
 
     Synapse processes wait on :attr:`head`. :meth:`Axon.send` schedules the current head to
     trigger at ``now + delay`` with ``(value, next_head)`` — exactly what a SimPy ``Timeout``
-    does — so one heap event per message wakes the whole group, and the chain keeps every
-    message in order.
+    does (:func:`asyncpc.engines.events.send_down`) — so one heap event per message wakes the
+    whole group, and the chain keeps every message in order.
     """
 
     __slots__ = ("_env", "delay", "head", "fan_out")
@@ -66,18 +66,10 @@ class Axon:
         return ch
 
     def send(self, value: float) -> None:
-        """Send ``value`` down every channel (see :class:`Channel`). This loop is the engine's
-        hottest path, so it pushes onto SimPy's queue directly, as ``env.schedule`` does."""
+        """Send ``value`` down every channel (see :class:`Channel`)."""
         if self.log is not None:
             self.log()
-        env = self._env
-        queue, now, eid = env._queue, env._now, env._eid
-        for ch in self._list:
-            event = ch.head
-            ch.head = nxt = Event(env)
-            event._ok = True
-            event._value = (value, nxt)
-            heappush(queue, (now + ch.delay, NORMAL, next(eid), event))
+        send_down(self._env, self._list, value)
 
 
 class Link:
@@ -101,7 +93,7 @@ class Link:
 
     def _arrive(self, event: Event) -> None:
         self._counters.delivered += 1
-        self._deliver(event._value)
+        self._deliver(event.value)
 
 
 class Trace:

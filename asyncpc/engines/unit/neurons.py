@@ -42,6 +42,7 @@ import simpy
 from simpy.events import Event
 
 from ...activations import activation
+from .. import events
 from ..base import Diverged
 from .messages import Axon, Counters, Link, Site, Trace
 
@@ -148,20 +149,13 @@ class Neuron:
     def sleep(self, alarm: bool = True) -> None:
         self.wake = wake = Event(self.env)
         if alarm and (self.incoming or self.drifts) and math.isfinite(self.refresh):
-            self.env.timeout(max(self.refresh, self.dt), wake).callbacks.append(_alarm)
+            events.alarm(self.env, max(self.refresh, self.dt), wake)
 
     def refresh_synapses(self, t: float) -> None:
         if self.incoming and t - self.t_refresh >= self.refresh:
             self.t_refresh = t
             for syn in self.incoming:
                 syn.refresh(t)
-
-
-
-def _alarm(event: Event) -> None:
-    wake = event._value
-    if not wake.triggered:
-        wake.succeed()
 
 
 class RepresentationNeuron(Neuron):
