@@ -92,3 +92,27 @@ def test_fixed_feedback_keeps_b_and_tied_feedback_equals_w_transpose(engine):
     for j in range(2):
         W, B = net.weights(f"p{j}->p{j + 1}")
         assert np.array_equal(B, W.T)
+
+
+def test_the_identity_survives_an_integral_past_1e8(engine):
+    """With lam = 0 the running integrals grow without bound; their differences stay exact
+    (compensated summation in the unit engine's traces; direct integration in the population
+    engine), so W − Bᵀ is conserved to ~1e-14 after the error neurons' integral has passed
+    10⁸ — a plain running sum loses 1e-11 here (measured). The input alternates in sign, so W moves
+    by O(1) and back while the error's integral keeps growing."""
+    rng = np.random.default_rng(0)
+    W0, B0 = rng.normal(0, 0.5, (2, 2)), rng.normal(0, 0.5, (2, 2))
+    pops = [ap.PopulationSpec("a", 2), ap.PopulationSpec("b", 2)]
+    edges = [ap.EdgeSpec("a", "b", w_values=tuple(map(tuple, W0)),
+                         b_values=tuple(map(tuple, B0)), eta_w=1e-5, eta_b=1e-5)]
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0)
+    integral = 0.0
+    for j in range(1000):
+        net.clamp("a", (-1.0) ** j * (1.0 + 0.1 * rng.random(2)))
+        net.clamp("b", 1e4 + 10.0 * rng.random(2))
+        net.run(10.0 * (j + 1))
+        integral += 10.0 * net.eps("b").min()
+    assert integral > 1e8
+    W, B = net.weights("a->b")
+    assert np.linalg.norm(W - W0) > 0.5  # it learned
+    assert np.linalg.norm(W - B.T - (W0 - B0.T)) < 1e-12 * np.linalg.norm(W0 - B0.T)

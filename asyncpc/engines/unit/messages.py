@@ -104,27 +104,43 @@ class Trace:
     ``z(t) = ∫_{-∞}^{t} e^{-λ (t - s)} v(s) ds`` (for ``λ = 0`` the plain integral). A synapse that
     last looked at time ``a`` obtains the exact discounted integral of the signal over ``[a, b]`` as
     ``z(b) - e^{-λ (b - a)} z(a)``, however often ``v`` changed in between.
+
+    A reading is a pair ``(z, c)`` whose sum is the integral. For ``λ = 0`` the integral grows
+    without bound, and a plain float would round every new segment to the last bit of an
+    ever larger total (at 10⁸ a difference of two readings loses 8 digits); ``c`` keeps the
+    low-order bits that rounding drops (compensated, "TwoSum" summation), so a difference
+    ``(z_b − z_a) + (c_b − c_a)`` is accurate to the rounding of the difference itself, as if
+    the integral were re-anchored at ``a``. For ``λ > 0`` the integral stays bounded and
+    ``c = 0``.
     """
 
-    __slots__ = ("lam", "z", "t", "v")
+    __slots__ = ("lam", "z", "c", "t", "v")
 
     def __init__(self, lam: float, t: float, v: float) -> None:
         self.lam = lam
         self.z = 0.0
+        self.c = 0.0
         self.t = t
         self.v = v
 
-    def at(self, t: float) -> float:
+    def at(self, t: float) -> tuple[float, float]:
         dt = t - self.t
         if self.lam == 0.0:
-            return self.z + self.v * dt
+            return self.z, self.c + self.v * dt
         decay = math.exp(-self.lam * dt)
-        return decay * self.z + self.v * (1.0 - decay) / self.lam
+        return decay * self.z + self.v * (1.0 - decay) / self.lam, 0.0
 
     def set(self, t: float, v: float) -> None:
         """Close the segment with the old value at ``t``; ``v`` holds from ``t`` on."""
         if t != self.t:
-            self.z = self.at(t)
+            if self.lam == 0.0:
+                step = self.v * (t - self.t)
+                total = self.z + step
+                kept = total - self.z  # TwoSum: what of ``step`` the total really holds
+                self.c += (self.z - (total - kept)) + (step - kept)
+                self.z = total
+            else:
+                self.z = self.at(t)[0]
             self.t = t
         self.v = v
 
@@ -135,7 +151,8 @@ class Site:
     __slots__ = ("trace_at", "inject")
 
     def __init__(self, trace: Trace, inject: Callable[[float, bool], None]) -> None:
-        #: ``trace_at(t)``: the postsynaptic trace (see :class:`Trace`) at time ``t``.
+        #: ``trace_at(t)``: the postsynaptic trace (see :class:`Trace`) at time ``t``, as a pair
+        #: ``(z, c)``.
         self.trace_at = trace.at
         #: ``inject(delta, wake)``: change the synaptic current by ``delta``; ``wake`` rouses
         #: a sleeping neuron (a presynaptic arrival does, a refresh the neuron asked for does not).

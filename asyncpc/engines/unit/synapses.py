@@ -9,7 +9,8 @@ presynaptic signal *as delivered* (after the delay) and ``post`` the postsynapti
 signal (``eps_k`` for ``W``; ``r_i``, or ``x_i`` for ``hebbian_raw``, for ``B``).
 
 Exact integration. ``pre`` is constant between two arrivals; the neuron the synapse sits on
-keeps a discounted running integral of ``post`` (:class:`~asyncpc.messages.Trace`). Whenever a
+keeps a discounted running integral of ``post`` (:class:`~asyncpc.messages.Trace`, compensated
+so that differences stay exact however large the integral grows). Whenever a
 synapse wakes at ``b`` after last looking at ``a`` it applies the exact solution
 
     w(b) = e^{−lam (b−a)} w(a) + eta · pre · ∫_a^b e^{−lam (b−s)} post(s) ds,
@@ -35,7 +36,7 @@ from .messages import Channel, Counters, Site
 class Synapse:
     """A plastic (or fixed) synapse: weight ``w``, delivered presynaptic value ``pre``."""
 
-    __slots__ = ("env", "w", "pre", "t", "z", "c", "eta", "lam", "plastic", "site", "channel",
+    __slots__ = ("env", "w", "pre", "t", "z", "zc", "c", "eta", "lam", "plastic", "site", "channel",
                  "counters", "process")
 
     def __init__(self, env: simpy.Environment, *, w: float, pre: float, eta: float, lam: float,
@@ -50,7 +51,7 @@ class Synapse:
         self.channel = channel
         self.counters = counters
         self.t = env.now
-        self.z = site.trace_at(self.t)
+        self.z, self.zc = site.trace_at(self.t)
         self.c = w * pre
         self.process: simpy.Process | None = None
 
@@ -79,22 +80,22 @@ class Synapse:
         if not self.plastic or t == self.t:
             return
         self.counters.synapse_updates += 1
-        z = self.site.trace_at(t)
+        z, zc = self.site.trace_at(t)
         if self.lam == 0.0:
-            self.w += self.eta * self.pre * (z - self.z)
+            self.w += self.eta * self.pre * ((z - self.z) + (zc - self.zc))
         else:
             decay = math.exp(-self.lam * (t - self.t))
             self.w = decay * self.w + self.eta * self.pre * (z - decay * self.z)
-        self.z = z
+        self.z, self.zc = z, zc
         self.t = t
 
     def weight_at(self, t: float) -> float:
         """The weight at ``t ≥`` the last wake-up, without changing any state (for observers)."""
         if not self.plastic or t == self.t:
             return self.w
-        z = self.site.trace_at(t)
+        z, zc = self.site.trace_at(t)
         if self.lam == 0.0:
-            return self.w + self.eta * self.pre * (z - self.z)
+            return self.w + self.eta * self.pre * ((z - self.z) + (zc - self.zc))
         decay = math.exp(-self.lam * (t - self.t))
         return decay * self.w + self.eta * self.pre * (z - decay * self.z)
 
