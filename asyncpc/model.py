@@ -70,7 +70,10 @@ class PopulationSpec:
     theta : send-on-delta threshold (0 = send every change).
     settle : rate of change (per time unit) below which a neuron with steady input sleeps
         (0 = never sleeps).
-    refresh : how often (time units) a neuron re-reads its plastic synapses between arrivals.
+    drift_theta : a learning synapse sitting on this population (or its learning bias) re-sends
+        its current when learning has moved it by this much since it last sent (0 = at every
+        step ``dt``: exact to O(dt), and costly).
+    refresh : the longest a learning synapse (or bias) waits between such re-sends (time units).
     local_delay : delay between the two neurons of a column (time units).
     x0 : initial (and reset) state of free representation neurons.
     """
@@ -87,6 +90,7 @@ class PopulationSpec:
     jitter: float = 0.0
     theta: float = 0.0
     settle: float = 1e-4
+    drift_theta: float = 1e-3
     refresh: float = 1.0
     local_delay: float = 0.0
     x0: float = 0.0

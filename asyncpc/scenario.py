@@ -68,8 +68,10 @@ POPULATION = {
     "settle": Key("float", 1e-4,
                   "rate of change (abs dx/dt) below which a neuron sleeps (1/time; 0 = never)",
                   **NONNEG),
-    "refresh": Key("float", 1.0, "period of re-reading plastic synapses while asleep (time)",
-                   **NONNEG),
+    "drift_theta": Key("float", 1e-3, "a learning synapse sitting on this population (or its "
+                       "learning bias) re-sends its current when learning has moved it by this "
+                       "much (0 = every step dt: exact, costly)", **NONNEG),
+    "refresh": Key("float", 1.0, "longest wait between those re-sends (time)", **NONNEG),
     "local_delay": Key("float", 0.0, "delay inside a column, x → eps → x (time)", **NONNEG),
     "x0": Key("float", 0.0, "initial and reset state of free neurons"),
 }

@@ -86,3 +86,110 @@ def _rk4(f, s, h):
     for k, a in ((k1, h / 6), (k2, h / 3), (k3, h / 3), (k4, h / 6)):
         out = _axpy(out, k, a)
     return out
+
+
+class DelayedModel(DenseModel):
+    """The same equations with clocked error neurons and local (column) delays, integrated by
+    RK4 as a delay differential equation, with a schedule of clamp changes.
+
+    Extra population keys: ``tau_eps`` (> 0: ``tau_eps deps/dt = x(t − d) − mu − var·eps``,
+    every error population must have one here) and ``delay`` (``d``, the column's own delay:
+    the error neuron sees ``x(t − d)``, the representation neuron ``eps(t − d)``). Delayed
+    values are read from the stored history by linear interpolation (error O(h²)).
+    """
+
+    def integrate_schedule(self, schedule: list[tuple[float, dict]], T: float, h: float = 1e-3):
+        """``schedule``: (time, {population: clamped values}) in time order, the first at 0."""
+        pops = self.pops
+        x = {n: np.full(p["n"], float(p.get("x0", 0.0))) for n, p in pops.items()}
+        for name, value in schedule[0][1].items():
+            x[name] = np.asarray(value, dtype=float)
+        W = [np.array(e["W"], dtype=float) for e in self.edges]
+        B = [np.array(e["B"], dtype=float) for e in self.edges]
+        b = {n: np.full(p["n"], float(p["prior"])) for n, p in pops.items()
+             if p.get("prior") is not None}
+        predicted = {e["tgt"] for e in self.edges} | set(b)
+        # before t = 0 every neuron is at x0 and every error neuron at the error of that state,
+        # as the engines build them; the clamps at t = 0 reach the error neurons after d
+        x_before = {n: np.full(p["n"], float(p.get("x0", 0.0))) for n, p in pops.items()}
+        e = self.errors(x_before, W, b)
+        e = {n: e[n] for n in predicted}
+        self.before = (x_before, {n: v.copy() for n, v in e.items()})
+        self.hist_t, self.hist = [0.0], [({n: v.copy() for n, v in x.items()},
+                                          {n: v.copy() for n, v in e.items()})]
+        self.clamps = dict(schedule[0][1])
+        self.h = h
+        state = (x, W, B, b, e)
+        t, switches = 0.0, list(schedule[1:])
+        steps = int(round(T / h))
+        for j in range(steps):
+            t = j * h
+            if switches and t >= switches[0][0] - 1e-12:
+                self.clamps = dict(switches.pop(0)[1])
+                for name, value in self.clamps.items():
+                    state[0][name] = np.asarray(value, dtype=float)
+            state = _rk4_5(self.rate, state, h, t)
+            xs, es = state[0], state[4]
+            self.hist_t.append(t + h)
+            self.hist.append(({n: v.copy() for n, v in xs.items()},
+                              {n: v.copy() for n, v in es.items()}))
+        return state
+
+    def past(self, t: float, which: int, name: str, now_value):
+        if t >= self.hist_t[-1]:
+            return now_value
+        if t < 0.0:
+            return self.before[which][name]
+        j = min(int(t / self.h), len(self.hist_t) - 2)  # the history is on the grid j·h
+        t0, t1 = self.hist_t[j], self.hist_t[j + 1]
+        a, c = self.hist[j][which][name], self.hist[j + 1][which][name]
+        return a + (c - a) * (t - t0) / (t1 - t0)
+
+    def rate(self, state, t):
+        x, W, B, b, e = state
+        dx, de = {}, {}
+        for name, p in self.pops.items():
+            if name in e:  # clocked error neuron relaxing towards (x(t − d) − mu)/var
+                mu = b.get(name, 0.0)
+                for edge, w in zip(self.edges, W, strict=True):
+                    if edge["tgt"] == name:
+                        mu = mu + w @ activation(self.pops[edge["src"]]["act"]).f_array(
+                            x[edge["src"]])
+                seen = self.past(t - p.get("delay", 0.0), 0, name, x[name])
+                de[name] = (seen - mu - p["var"] * e[name]) / p["tau_eps"]
+            if name in self.clamps:
+                dx[name] = np.zeros(p["n"])
+                continue
+            act = activation(p["act"])
+            own = self.past(t - p.get("delay", 0.0), 1, name, e[name]) if name in e else 0.0
+            drive = -own + np.zeros(p["n"])
+            for edge, bm in zip(self.edges, B, strict=True):
+                if edge["src"] == name:
+                    drive = drive + act.fprime_array(x[name]) * (bm @ e[edge["tgt"]])
+            dx[name] = drive / p["tau"]
+        dW, dB = [], []
+        for edge, w, bm in zip(self.edges, W, B, strict=True):
+            r = activation(self.pops[edge["src"]]["act"]).f_array(x[edge["src"]])
+            dW.append(edge["eta_w"] * np.outer(e[edge["tgt"]], r) - edge["lam_w"] * w)
+            dB.append(edge["eta_b"] * np.outer(r, e[edge["tgt"]]) - edge["lam_b"] * bm)
+        db = {n: self.pops[n].get("eta_bias", 0.0) * e[n] for n in b}
+        return dx, dW, dB, db, de
+
+
+def _axpy5(state, d, a):
+    x, W, B, b, e = state
+    dx, dW, dB, db, de = d
+    return ({n: x[n] + a * dx[n] for n in x}, [w + a * g for w, g in zip(W, dW, strict=True)],
+            [m + a * g for m, g in zip(B, dB, strict=True)], {n: b[n] + a * db[n] for n in b},
+            {n: e[n] + a * de[n] for n in e})
+
+
+def _rk4_5(f, s, h, t):
+    k1 = f(s, t)
+    k2 = f(_axpy5(s, k1, h / 2), t + h / 2)
+    k3 = f(_axpy5(s, k2, h / 2), t + h / 2)
+    k4 = f(_axpy5(s, k3, h), t + h)
+    out = s
+    for k, a in ((k1, h / 6), (k2, h / 3), (k3, h / 3), (k4, h / 6)):
+        out = _axpy5(out, k, a)
+    return out

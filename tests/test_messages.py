@@ -55,13 +55,27 @@ def test_trace_integrates_piecewise_constant_signal_exactly():
     tr = Trace(0.0, 0.0, 2.0)
     tr.set(0.5, -1.0)
     tr.set(1.25, 4.0)
-    assert tr.at(2.0) == 2.0 * 0.5 - 1.0 * 0.75 + 4.0 * 0.75
+    assert sum(tr.at(2.0)) == 2.0 * 0.5 - 1.0 * 0.75 + 4.0 * 0.75
     lam = 0.5
     tr = Trace(lam, 0.0, 2.0)
     tr.set(1.0, -1.0)
     # ∫_0^2 e^{-λ(2-s)} v(s) ds, closed form
     expected = 2.0 * (np.exp(-lam) - np.exp(-2 * lam)) / lam - (1 - np.exp(-lam)) / lam
-    assert tr.at(2.0) == pytest.approx(expected, rel=1e-14)
+    assert tr.at(2.0) == (pytest.approx(expected, rel=1e-14), 0.0)
+
+
+def test_trace_differences_stay_exact_when_the_integral_is_huge():
+    """Compensated summation: after 10⁸ has accumulated, the integral of the next segments is
+    still read to the last bits (a plain float total keeps only ~8 digits of it)."""
+    tr = Trace(0.0, 0.0, 1e8)
+    tr.set(1.0, 0.1)
+    z0, c0 = tr.at(1.0)
+    for k in range(1, 1001):
+        tr.set(1.0 + k * 0.001, 0.1 + 1e-3 * (k % 7))
+    z1, c1 = tr.at(2.0)
+    exact = sum(0.001 * (0.1 + 1e-3 * (k % 7)) for k in range(1000))
+    assert (z1 - z0) + (c1 - c0) == pytest.approx(exact, rel=1e-13)
+    assert abs((z1 - z0) - exact) > 1e-10  # the plain total alone would be off
 
 
 def test_prediction_reaches_error_neuron_exactly_one_delay_after_the_change():

@@ -4,7 +4,7 @@ SPEC §1 ODE, integrated independently (tests/reference.py); halving the step ha
 import numpy as np
 import pytest
 from helpers import chain
-from reference import DenseModel
+from reference import DelayedModel, DenseModel
 
 import asyncpc as ap
 
@@ -75,3 +75,126 @@ def test_a_learning_bias_keeps_drifting_while_its_clocked_error_neuron_sleeps(en
     net.clamp("a", 1.0)
     net.run(40.0)
     assert net.bias("a")[0] == pytest.approx(1.0 - np.exp(-2.0), abs=5e-3)
+
+
+# -- the ODE limit at the shipped settings -------------------------------------------------------
+# Everything the corner above leaves out: neurons that settle and sleep, synapses and a bias that
+# re-send their drifting currents by their own rule (drift_theta, refresh), send-on-delta,
+# clock jitter, clocked error neurons (tau_eps > 0) with a column delay, and a sample switch
+# after the network has settled. The thresholds shrink with the step (theta = drift_theta =
+# settle = dt/10, as in the shipped scenarios relative to their tau_x), so every error should
+# fall about linearly with dt. The reference integrates the same equations as a delay ODE.
+X_B, Y_B = np.array([-0.4, 0.9]), np.array([-0.5, 0.4])
+T_SWITCH, T_END = 12.0, 16.0
+
+
+def shipped_settings_run(dt, engine, seed, *, k=0.1, jitter=0.3, refresh=1.0, settle=None,
+                         drift_theta=None, theta=None):
+    graph, mats = chain([2, 3, 2], acts=["linear", "tanh", "linear"], dt=dt, eta_w=ETA,
+                        eta_b=ETA, seed=3)
+    for name in ("p0", "p1", "p2"):
+        extra = dict(jitter=jitter, settle=k * dt if settle is None else settle,
+                     theta=k * dt if theta is None else theta,
+                     drift_theta=k * dt if drift_theta is None else drift_theta,
+                     refresh=refresh)
+        if name != "p0":
+            extra.update(tau_eps=0.05, local_delay=0.02)
+        if name == "p1":
+            extra.update(prior=0.2, eta_bias=0.3)
+        spec = graph.nodes[name]["spec"]
+        graph.nodes[name]["spec"] = ap.PopulationSpec(**{**spec.__dict__, **extra})
+    net = ap.build_network(graph, engine=engine, seed=seed)
+    net.clamp("p0", X_IN)
+    net.clamp("p2", Y)
+    net.run(T_SWITCH)
+    net.clamp("p0", X_B)
+    net.clamp("p2", Y_B)
+    net.run(T_END)
+    return net, mats
+
+
+def delayed_reference(mats):
+    pops = {"p0": dict(n=2, act="linear", var=1.0, tau=1.0),
+            "p1": dict(n=3, act="tanh", var=1.0, tau=1.0, prior=0.2, eta_bias=0.3,
+                       tau_eps=0.05, delay=0.02),
+            "p2": dict(n=2, act="linear", var=1.0, tau=1.0, tau_eps=0.05, delay=0.02)}
+    edges = [dict(src=f"p{j}", tgt=f"p{j + 1}", W=W, B=B, eta_w=ETA, eta_b=ETA, lam_w=0.0,
+                  lam_b=0.0) for j, (W, B) in enumerate(mats)]
+    x, W, _, b, _ = DelayedModel(pops, edges).integrate_schedule(
+        [(0.0, {"p0": X_IN, "p2": Y}), (T_SWITCH, {"p0": X_B, "p2": Y_B})], T_END, h=2e-3)
+    return x["p1"], W, b["p1"]
+
+
+@pytest.fixture(scope="module")
+def delayed_oracle():
+    _, mats = shipped_settings_run(0.04, "unit", 0)
+    return delayed_reference(mats)
+
+
+def shipped_settings_error(dt, engine, oracle, seeds=4, **kw):
+    """Largest error of hidden states, weights and the bias, averaged over clock seeds."""
+    x_ref, w_ref, b_ref = oracle
+    errors = []
+    for seed in range(seeds):
+        net, _ = shipped_settings_run(dt, engine, seed, **kw)
+        errors.append(max(np.max(np.abs(net.x("p1") - x_ref)),
+                          max(np.max(np.abs(net.weights(f"p{j}->p{j + 1}")[0] - w_ref[j]))
+                              for j in (0, 1)),
+                          np.max(np.abs(net.bias("p1") - b_ref))))
+    return float(np.mean(errors))
+
+
+def test_the_shipped_settings_converge_to_the_ode_first_order(engine, delayed_oracle):
+    errors = [shipped_settings_error(dt, engine, delayed_oracle) for dt in (0.04, 0.02, 0.01)]
+    # measured (mean of 4 seeds): unit 6.0e-3 / 2.1e-3 / 9.2e-4, population 3.3e-3 / 1.7e-3 /
+    # 7.6e-4 — each halving of dt and the thresholds about halves the error
+    assert errors[0] / errors[1] > 1.5 and errors[1] / errors[2] > 1.5
+    assert errors[2] < 2.5e-3
+
+
+def test_the_unit_engine_slept_and_the_comparison_can_fail(delayed_oracle):
+    """At these settings the unit engine's neurons do sleep (fewer updates than with settle =
+    0; the population engine, whose populations sleep only when all their neurons are still,
+    hardly sleeps here while learning), and the comparison catches stale currents: synapses
+    that wait out a 4-unit refresh however far their current drifts (drift_theta = ∞) make
+    the error grow."""
+    net, _ = shipped_settings_run(0.02, "unit", 0)
+    awake, _ = shipped_settings_run(0.02, "unit", 0, settle=0.0)
+    assert net.counters.neuron_updates < 0.95 * awake.counters.neuron_updates
+    assert net.counters.synapse_wakes > 0
+    good = shipped_settings_error(0.02, "unit", delayed_oracle, seeds=2)
+    stale = shipped_settings_error(0.02, "unit", delayed_oracle, seeds=2, drift_theta=1e9,
+                                   refresh=4.0)
+    assert stale > 10 * good
+
+
+def drift_run(engine, *, dt, drift_theta, refresh):
+    """A sleeping network whose inputs only drift: input and label clamped, W and B learn
+    (W(t) = B(t) = 1 − e^{−eta t} from 0), and a clamped population with a learning bias
+    (b(t) = 1 − e^{−eta_b t})."""
+    common = dict(dt=dt, drift_theta=drift_theta, refresh=refresh)
+    pops = [ap.PopulationSpec("input", 1, **common), ap.PopulationSpec("label", 1, **common),
+            ap.PopulationSpec("a", 1, prior=0.0, eta_bias=0.05, **common)]
+    edges = [ap.EdgeSpec("input", "label", w_values=((0.0,),), b_values=((0.0,),),
+                         eta_w=0.1, eta_b=0.1)]
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0)
+    for name in ("input", "label", "a"):
+        net.clamp(name, [1.0])
+    net.run(20.0)
+    W, B = net.weights("input->label")
+    exact_w, exact_b = 1.0 - np.exp(-0.1 * 20.0), 1.0 - np.exp(-0.05 * 20.0)
+    return max(abs(W[0, 0] - exact_w), abs(B[0, 0] - exact_w)), abs(net.bias("a")[0] - exact_b)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["synapses", "bias"])
+def test_drifting_inputs_are_resent_by_their_own_rule(engine, which):
+    """Nothing moves here but learning, so every neuron sleeps and only the drift rule keeps
+    the currents fresh: its error is first order in dt with drift_theta = 0, bounded by the
+    threshold otherwise, and large when the rule is switched off (drift_theta = ∞: one
+    re-send per refresh = 4 time units, the old polling's floor)."""
+    err = [drift_run(engine, dt=dt, drift_theta=0.0, refresh=4.0)[which] for dt in (0.02, 0.01)]
+    assert err[0] / err[1] > 1.8 and err[1] < 1e-3
+    bounded = drift_run(engine, dt=0.01, drift_theta=1e-3, refresh=4.0)[which]
+    assert bounded < 3e-3
+    stale = drift_run(engine, dt=0.01, drift_theta=1e9, refresh=4.0)[which]
+    assert stale > 10 * err[1] and stale > 5e-3

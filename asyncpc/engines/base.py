@@ -61,6 +61,7 @@ class Counters:
     delivered: int = 0  #: messages delivered to synapses and over local links
     neuron_updates: int = 0  #: integration steps and event-driven updates of neurons
     synapse_updates: int = 0  #: weight integrations performed by synapses
+    synapse_wakes: int = 0  #: a learning synapse's (or projection's) own alarms that re-sent
 
 
 class Engine:

@@ -47,9 +47,13 @@ engines differ by O(dt) and converge to the same ODE (``tests/test_engines.py``)
 
 Sleeping. When every free neuron's rate of change is at most ``settle`` (and clocked errors
 are settled too), the population holds its state and stops its clock until an arrival, a
-clamp or a reset wakes it; with plastic synapses or a learning bias it also sets an alarm
-``refresh`` time units ahead, as the unit engine's neurons do, because learning keeps changing
-its currents. Synapses and biases are integrated exactly over the sleep when it ends.
+clamp or a reset wakes it. Learning keeps changing its input currents meanwhile, so with
+plastic synapses or a learning bias it also sets its own alarm, by the rule the unit engine's
+synapses follow one by one (:mod:`~asyncpc.engines.unit.synapses`): for when the fastest-moving
+input current of any of its neurons (``Σ_i pre_i · dw_i/dt`` over each projection, or
+``db/dt``) will have drifted by ``drift_theta``, no sooner than ``dt`` and no later than
+``refresh``. Awake, it reads every current afresh at each step. Synapses and biases are
+integrated exactly over the sleep when it ends.
 """
 
 from __future__ import annotations
@@ -149,6 +153,20 @@ class Projection:
             return self.w + self.eta * span * G
         decay = math.exp(-self.lam * span)
         return decay * self.w + self.eta * (1.0 - decay) / self.lam * G
+
+    def drift(self, t: float) -> np.ndarray:
+        """``|d/dt Σ_i w_ki pre_ki|`` for every postsynaptic neuron ``k``: how fast learning
+        moves each current (weights integrated to ``t``)."""
+        if self.twin is not None:  # B ≡ twinᵀ moves as the twin does
+            tw = self.twin
+            eps = tw.owner.signal("eps")
+            dw = (tw.eta * eps[:, None] * tw.pre - tw.lam * tw.weight_at(t, eps)).T
+            return np.abs((dw * self.pre).sum(axis=1))
+        # Σ_i (eta post_k pre_ki − lam w_ki) pre_ki = eta post_k Σ_i pre_ki² − lam current_k
+        pre = self.pre
+        squares = pre[0] @ pre[0] if self.uniform else np.einsum("ij,ij->i", pre, pre)
+        return np.abs(self.eta * self.owner.signal(self.post) * squares
+                      - self.lam * self.current(t))
 
     def current(self, t: float) -> np.ndarray:
         """``Σ_i w_ki pre_ki`` for every postsynaptic neuron ``k`` (weights as of ``t``)."""
@@ -263,9 +281,17 @@ class PopulationState:
 
     def sleep(self) -> None:
         self.wake = wake = Event(self.env)
-        refresh = self.spec.refresh
-        if self.drifts and math.isfinite(refresh):
-            alarm(self.env, max(refresh, self.spec.dt), wake)
+        if not self.drifts:
+            return
+        spec, t = self.spec, self.env.now
+        rate = float(np.max(np.abs(self.eta_bias * self.eps))) if self.eta_bias else 0.0
+        for p in (*self.incoming, *self.feedback):
+            if p.plastic:
+                rate = max(rate, float(np.max(p.drift(t))))
+        h_max = max(spec.refresh, spec.dt)
+        h = h_max if rate * h_max <= spec.drift_theta else max(spec.drift_theta / rate, spec.dt)
+        if math.isfinite(h):
+            alarm(self.env, h, wake)
 
     def update(self, t: float) -> None:
         spec = self.spec

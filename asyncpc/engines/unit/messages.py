@@ -114,7 +114,7 @@ class Trace:
     ``c = 0``.
     """
 
-    __slots__ = ("lam", "z", "c", "t", "v")
+    __slots__ = ("lam", "z", "c", "t", "v", "learners", "v_told")
 
     def __init__(self, lam: float, t: float, v: float) -> None:
         self.lam = lam
@@ -122,6 +122,10 @@ class Trace:
         self.c = 0.0
         self.t = t
         self.v = v
+        #: learning synapses whose drift depends on ``v``; told (``rearm``) whenever ``v`` has
+        #: moved by more than half of what it was when they were last told
+        self.learners: list = []
+        self.v_told = v
 
     def at(self, t: float) -> tuple[float, float]:
         dt = t - self.t
@@ -143,17 +147,30 @@ class Trace:
                 self.z = self.at(t)[0]
             self.t = t
         self.v = v
+        if self.learners and abs(v - self.v_told) > 0.5 * abs(self.v_told):
+            self.v_told = v
+            for synapse in self.learners:
+                synapse.rearm(t)
 
 
 class Site:
     """What a synapse may see of the neuron it sits on, and nothing else."""
 
-    __slots__ = ("trace_at", "inject")
+    __slots__ = ("trace", "trace_at", "inject", "theta", "h_min", "h_max")
 
-    def __init__(self, trace: Trace, inject: Callable[[float, bool], None]) -> None:
+    def __init__(self, trace: Trace, inject: Callable[[float, bool], None], *, theta: float,
+                 h_min: float, h_max: float) -> None:
         #: ``trace_at(t)``: the postsynaptic trace (see :class:`Trace`) at time ``t``, as a pair
         #: ``(z, c)``.
         self.trace_at = trace.at
+        #: the trace itself: ``trace.v`` is the postsynaptic signal now (read only)
+        self.trace = trace
         #: ``inject(delta, wake)``: change the synaptic current by ``delta``; ``wake`` rouses
-        #: a sleeping neuron (a presynaptic arrival does, a refresh the neuron asked for does not).
+        #: a sleeping neuron.
         self.inject = inject
+        #: the synapse's own wake-up rule (:meth:`~asyncpc.engines.unit.synapses.Synapse.arm`):
+        #: re-send the current when it has drifted by ``theta``, waiting at least ``h_min``
+        #: (the neuron's step) and at most ``h_max`` (``refresh``)
+        self.theta = theta
+        self.h_min = h_min
+        self.h_max = h_max

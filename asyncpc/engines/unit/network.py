@@ -132,8 +132,6 @@ class Network(Engine):
                     site=err.site("eps", lam_w), channel=rep.axon.channel(float(d_w[k, i])),
                     counters=counters)
                 row.append(syn)
-                if syn.plastic:
-                    err.incoming.append(syn)
             W.append(row)
         post_signal = "x" if spec.rule == "hebbian_raw" else "r"
         B = []
@@ -147,8 +145,6 @@ class Network(Engine):
                 else:
                     syn = ErrorSynapse(env, w=float(b0[i, k]), eta=eta_b, lam=lam_b, **common)
                 row.append(syn)
-                if syn.plastic:
-                    rep.incoming.append(syn)
             B.append(row)
         return Edge(spec, W, B)
 

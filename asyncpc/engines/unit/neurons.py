@@ -23,10 +23,11 @@ Sleeping. A clocked neuron whose rate of change, computed from its latest inputs
 ``settle`` (per time unit) holds its state, stops its clock and waits for a message: holding
 (rather than applying the tiny step) means settled neighbours stop exchanging ever smaller
 changes. The state error this leaves is bounded by ``settle`` times the neuron's time scale.
-A neuron with plastic input synapses also sets an alarm ``refresh`` time units ahead:
-learning keeps changing its synaptic currents even when no message arrives, and on every
-update it re-reads them (at most once per ``refresh``). ``settle = 0`` never sleeps;
-``refresh = 0`` re-reads every step.
+Learning synapses keep their currents up to date themselves (their own alarms,
+:mod:`~asyncpc.engines.unit.synapses`); a re-sent current wakes the neuron like any message.
+An error neuron with a learning bias is its own drifting input: asleep, it sets an alarm for
+when its bias will have moved by ``drift_theta`` (``|db/dt| = eta_b |eps|``), no sooner than
+``dt`` and no later than ``refresh``. ``settle = 0`` never sleeps.
 
 Send-on-delta. A neuron emits a new output only when it differs from the last one emitted by
 more than ``theta`` (``theta = 0``: every change).
@@ -48,7 +49,6 @@ from .messages import Axon, Counters, Link, Site, Trace
 
 if TYPE_CHECKING:
     from ...model import PopulationSpec
-    from .synapses import Synapse
 
 
 class PopulationCounter:
@@ -65,8 +65,8 @@ class Neuron:
 
     __slots__ = (
         "env", "k", "counters", "pop_counter", "theta", "dt", "jitter", "settle", "refresh",
-        "rng", "phase", "t", "wake", "incoming", "drifts", "t_refresh", "event_driven", "traces",
-        "axon", "link", "process", "population",
+        "drift_theta", "drifted", "alarmed", "rng", "phase", "t", "wake", "drifts", "event_driven",
+        "traces", "axon", "link", "process", "population",
     )
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, *,
@@ -82,13 +82,14 @@ class Neuron:
         self.jitter = spec.jitter
         self.settle = spec.settle
         self.refresh = spec.refresh
+        self.drift_theta = spec.drift_theta
+        self.drifted = 0.0  # input change from learning since the neuron last looked
+        self.alarmed = False  # a refresh alarm for sub-threshold drift is pending
         self.rng = rng
         self.phase = float(rng.uniform(0.0, spec.dt))
         self.t = 0.0
         self.wake: Event | None = None
-        self.incoming: list[Synapse] = []  # plastic synapses sitting on this neuron
         self.drifts = False  # does the neuron's own input drift while asleep (a learning bias)?
-        self.t_refresh = 0.0
         self.event_driven = False
         self.traces: dict[tuple[str, float], Trace] = {}
         self.axon = Axon(env)
@@ -102,13 +103,28 @@ class Neuron:
         trace = self.traces.get(key)
         if trace is None:
             trace = self.traces[key] = Trace(lam, self.env.now, self.signal(signal))
-        return Site(trace, self.inject)
+        return Site(trace, self.inject, theta=self.drift_theta, h_min=self.dt,
+                    h_max=max(self.refresh, self.dt))
 
     def signal(self, name: str) -> float:
         raise NotImplementedError
 
     def inject(self, delta: float, wake: bool) -> None:
-        raise NotImplementedError
+        """A synapse changed this neuron's input by ``delta``: an arrival wakes the neuron; a
+        change by learning alone (``wake`` False) is added up, and wakes it once the sum since
+        the neuron last looked exceeds ``drift_theta`` (one wake-up per threshold of drift,
+        however many synapses drift); below that, a sleeping neuron still looks again within
+        ``refresh``."""
+        if wake:
+            self.poke()
+        else:
+            self.drifted += delta
+            if abs(self.drifted) > self.drift_theta:
+                self.poke()
+            elif self.wake is not None and not self.alarmed:
+                # below threshold: a sleeping neuron still looks again within ``refresh``
+                self.alarmed = True
+                events.alarm(self.env, max(self.refresh, self.dt), self.wake)
 
     def start(self) -> None:
         if self.event_driven:
@@ -120,7 +136,7 @@ class Neuron:
         env = self.env
         if not self.event_driven:
             yield env.timeout(self.phase)
-        self.t = self.t_refresh = env.now
+        self.t = env.now
         while True:
             if self.wake is not None:
                 yield self.wake
@@ -146,16 +162,8 @@ class Neuron:
         if wake is not None and not wake.triggered:
             wake.succeed()
 
-    def sleep(self, alarm: bool = True) -> None:
-        self.wake = wake = Event(self.env)
-        if alarm and (self.incoming or self.drifts) and math.isfinite(self.refresh):
-            events.alarm(self.env, max(self.refresh, self.dt), wake)
-
-    def refresh_synapses(self, t: float) -> None:
-        if self.incoming and t - self.t_refresh >= self.refresh:
-            self.t_refresh = t
-            for syn in self.incoming:
-                syn.refresh(t)
+    def sleep(self) -> None:
+        self.wake = Event(self.env)
 
 
 class RepresentationNeuron(Neuron):
@@ -195,16 +203,15 @@ class RepresentationNeuron(Neuron):
 
     def inject(self, delta: float, wake: bool) -> None:
         self.fb += delta
-        if wake:
-            self.poke()
+        super().inject(delta, wake)
 
     def update(self, t: float) -> None:
         self.counters.neuron_updates += 1
+        self.drifted, self.alarmed = 0.0, False
         if self.clamped:
             self.t = t
-            self.sleep(alarm=False)
+            self.sleep()
             return
-        self.refresh_synapses(t)
         rate = (-self.eps_own + self.fprime(self.x) * self.fb) / self.tau
         if abs(rate) <= self.settle:
             self.t = t
@@ -287,15 +294,24 @@ class ErrorNeuron(Neuron):
 
     def inject(self, delta: float, wake: bool) -> None:
         self.mu_in += delta
-        if wake:
-            self.poke()
+        super().inject(delta, wake)
 
     def bias_at(self, t: float) -> float:
         return self.b + self.eta_bias * self.eps * (t - self.t_b)
 
+    def sleep(self) -> None:
+        super().sleep()
+        if self.drifts:  # the bias drifts while the neuron sleeps: wake by the drift rule
+            rate = abs(self.eta_bias * self.eps)
+            h_max = max(self.refresh, self.dt)
+            h = h_max if rate * h_max <= self.drift_theta else max(self.drift_theta / rate,
+                                                                    self.dt)
+            if math.isfinite(h):
+                events.alarm(self.env, h, self.wake)
+
     def update(self, t: float) -> None:
         self.counters.neuron_updates += 1
-        self.refresh_synapses(t)
+        self.drifted, self.alarmed = 0.0, False
         dt = t - self.t
         if self.eta_bias != 0.0:
             self.b += self.eta_bias * self.eps * (t - self.t_b)

@@ -20,8 +20,23 @@ exponential in simulation time. With zero delays, equal rates and ``theta = 0`` 
 and ``B_ik`` of one pair integrate the same product ``r_i eps_k``, hence
 ``d(W − Bᵀ)/dt = −lam (W − Bᵀ)`` holds to rounding (Kolen–Pollack).
 
-A synapse wakes when a presynaptic message arrives; the neuron it sits on also asks it to
-re-send its current (``refresh``) while learning changes the weight between arrivals.
+Waking on its own clock. A synapse wakes when a presynaptic message arrives, and, while it
+learns, on its own alarm: learning changes its current ``c = w · pre`` between arrivals, at
+the rate ``|dc/dt| = |pre| · |eta · pre · post − lam · w|``. After every send the synapse
+predicts from that rate when its current will have drifted by ``theta`` (the ``drift_theta``
+of the population it sits on) and sets its alarm then, no sooner than the step ``dt`` of the
+neuron it sits on (which reads its inputs no more often) and no later than ``refresh``; when
+the alarm rings it integrates its weight exactly, re-sends its current and sets the next
+alarm. An arrival in between re-arms it. The neuron adds up the drift its synapses re-send
+and re-evaluates itself once that sum exceeds ``drift_theta`` (one wake-up per threshold,
+however many synapses drift; :meth:`~asyncpc.engines.unit.neurons.Neuron.inject`). The
+current a neuron sees is thus off by at most ``theta`` per synapse, plus what a change of
+``post`` since the last send adds over at most ``max(dt, refresh)``; with ``theta = 0`` the
+synapses re-send at every ``dt`` and the error is O(dt) (``tests/test_ode_limit.py``). The
+synapse senses its own neuron's signal (``post``, through the
+:class:`~asyncpc.engines.unit.messages.Site`): when ``post`` has moved by more than half since
+the synapse last heard of it, the drift rate it predicted from may be off by more than 1.5×,
+so it re-computes its alarm (:meth:`Synapse.rearm`).
 """
 
 from __future__ import annotations
@@ -37,7 +52,7 @@ class Synapse:
     """A plastic (or fixed) synapse: weight ``w``, delivered presynaptic value ``pre``."""
 
     __slots__ = ("env", "w", "pre", "t", "z", "zc", "c", "eta", "lam", "plastic", "site", "channel",
-                 "counters", "process")
+                 "counters", "process", "due", "alarm_at")
 
     def __init__(self, env: simpy.Environment, *, w: float, pre: float, eta: float, lam: float,
                  site: Site, channel: Channel, counters: Counters) -> None:
@@ -54,6 +69,8 @@ class Synapse:
         self.z, self.zc = site.trace_at(self.t)
         self.c = w * pre
         self.process: simpy.Process | None = None
+        self.due = math.inf  # when the current will have drifted by theta
+        self.alarm_at: float | None = None  # when the pending alarm rings
 
     @property
     def delay(self) -> float:
@@ -64,16 +81,77 @@ class Synapse:
         """Inject the initial current and start the process."""
         self.site.inject(self.c, False)
         self.process = self.env.process(self.run(self.channel.head))
+        if self.plastic:
+            self.drives().learners.append(self)
+        self.arm(self.env.now)
+
+    def drives(self):
+        """The trace of the signal that drives this synapse's learning (``post``)."""
+        return self.site.trace
 
     def run(self, arrival):
         # ``arrival`` is taken when the synapse starts, so a message sent before the process
         # first runs (e.g. a clamp at t = 0) is not missed.
+        env, counters, plastic = self.env, self.counters, self.plastic
         while True:
             value, arrival = yield arrival
-            self.counters.delivered += 1
-            self.advance(self.env.now)
-            self.pre = value
-            self.transmit(True)
+            counters.delivered += 1
+            now = env.now
+            if plastic:
+                self.advance(now)
+                self.pre = value
+                self.transmit(True)
+                self.arm(now)
+            else:
+                self.pre = value
+                self.transmit(True)
+
+    def drift(self) -> float:
+        """``dw/dt`` now (the weight integrated to now)."""
+        return self.eta * self.pre * self.site.trace.v - self.lam * self.w
+
+    def arm(self, t: float) -> None:
+        """Set the alarm for when the current will have drifted by ``theta`` (module doc)."""
+        if not self.plastic:
+            return
+        site = self.site
+        rate = abs(self.pre * self.drift())
+        h = site.h_max
+        if rate * h > site.theta:
+            h = max(site.theta / rate, site.h_min)
+        self.due = due = t + h
+        alarm_at = self.alarm_at
+        if alarm_at is None or due < alarm_at:
+            self.alarm_at = due
+            self.env.timeout(h, due).callbacks.append(self._ring)
+
+    def rearm(self, t: float) -> None:
+        """``post`` moved a lot: bring the alarm forward if the drift now runs faster."""
+        site = self.site
+        rate = abs(self.pre * self.drift())
+        left = site.theta - abs(self.weight_at(t) * self.pre - self.c)
+        if rate * site.h_max <= left:
+            return
+        due = t + max(left / rate, site.h_min) if left > 0.0 else t + site.h_min
+        if due < self.due:
+            self.due = due
+            if self.alarm_at is None or due < self.alarm_at:
+                self.alarm_at = due
+                self.env.timeout(due - t, due).callbacks.append(self._ring)
+
+    def _ring(self, alarm) -> None:
+        if alarm.value != self.alarm_at:
+            return  # superseded by an earlier alarm
+        now = self.env.now
+        if now < self.due:  # an arrival re-armed the synapse for later
+            self.alarm_at = self.due
+            self.env.timeout(self.due - now, self.due).callbacks.append(self._ring)
+            return
+        self.alarm_at = None
+        self.counters.synapse_wakes += 1
+        self.advance(now)
+        self.transmit(False)  # the neuron adds up such drifts and wakes past drift_theta
+        self.arm(now)
 
     def advance(self, t: float) -> None:
         """Integrate the weight exactly up to ``t``."""
@@ -105,10 +183,6 @@ class Synapse:
             self.site.inject(c - self.c, wake)
             self.c = c
 
-    def refresh(self, t: float) -> None:
-        """Called by the neuron the synapse sits on: bring the current up to date."""
-        self.advance(t)
-        self.transmit(False)
 
 
 class PredictionSynapse(Synapse):
@@ -143,3 +217,10 @@ class TiedErrorSynapse(ErrorSynapse):
 
     def weight_at(self, t: float) -> float:
         return self.twin.weight_at(t)
+
+    def drives(self):
+        return self.twin.site.trace  # B ≡ Wᵀ moves with the twin's post, eps_k
+
+    def drift(self) -> float:
+        twin = self.twin
+        return twin.eta * twin.pre * twin.site.trace.v - twin.lam * twin.weight_at(self.env.now)
