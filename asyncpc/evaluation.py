@@ -45,8 +45,13 @@ def evaluate(net: Engine, dataset: Dataset, *, clamp: Sequence[str], read: str,
             present(copy, name, sample[name])
         copy.run(copy.now + settle)
         outputs.append(copy.x(read))
-    outputs = np.array(outputs)
-    targets = dataset.arrays[read]
+    return score(np.array(outputs), dataset.arrays[read], readout, threshold)
+
+
+def score(outputs: np.ndarray, targets: np.ndarray, readout: str = "argmax",
+          threshold: float = 0.5) -> Evaluation:
+    """Score read-out ``outputs`` (samples × neurons) against ``targets`` (see
+    :func:`evaluate`); shared by the PC network and the backprop baseline."""
     if readout == "argmax":
         correct = outputs.argmax(axis=1) == targets.argmax(axis=1)
     elif readout == "threshold":

@@ -68,29 +68,21 @@ def pc_vs_backprop(net, sample: dict[str, np.ndarray], *, source: str, target: s
     the loss ``Σ (y − μ_L)² / (2 σ²_L)``, and its negative gradient. Returns ``angle_deg``
     between the two (all edges concatenated) and ``rel_error`` ‖PC − BP‖/‖BP‖.
     """
-    import networkx as nx
-
     from .activations import activation
+    from .baseline import Chain, descent, forward
     from .stimulus import present
 
-    path = nx.shortest_path(net.graph, source, target)
+    chain = Chain.of(net.graph, source, target)
+    path, names = chain.populations, chain.edges
     copy = net.frozen_copy()
     present(copy, source, sample[source])
     present(copy, target, sample[target])
     copy.run(copy.now + settle)
-    names = [f"{a}->{b}" for a, b in zip(path, path[1:], strict=False)]
     pc = [np.outer(copy.eps(b), copy.rates(a)) for a, b in zip(path, path[1:], strict=False)]
     acts = [activation(net.spec(p).activation) for p in path]
-    W = {name: net.weights(name)[0] for name in names}
-    mus = [np.asarray(sample[source], dtype=float)]
-    for k, name in enumerate(names, start=1):
-        mus.append(net.bias(path[k]) + W[name] @ acts[k - 1].f_array(mus[-1]))
-    delta = (np.asarray(sample[target], dtype=float) - mus[-1]) / net.spec(target).variance
-    bp = [None] * len(names)
-    for k in range(len(names), 0, -1):
-        bp[k - 1] = np.outer(delta, acts[k - 1].f_array(mus[k - 1]))
-        if k > 1:
-            delta = acts[k - 1].fprime_array(mus[k - 1]) * (W[names[k - 1]].T @ delta)
+    W = [net.weights(name)[0] for name in names]
+    mus = forward(sample[source], W, [net.bias(p) for p in path[1:]], acts)
+    bp, _ = descent(mus, sample[target], W, acts, net.spec(target).variance)
     a = np.concatenate([u.ravel() for u in pc])
     b = np.concatenate([g.ravel() for g in bp])
     return {"angle_deg": angle_deg(a, b), "rel_error": float(np.linalg.norm(a - b)

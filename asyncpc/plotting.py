@@ -165,11 +165,18 @@ def plot_accuracy(tr: dict) -> plt.Figure | None:
     bp = "evaluation/backprop_angle_deg" in tr
     fig, axes = plt.subplots(1, 2 if bp else 1, figsize=(10 if bp else 6, 3), squeeze=False)
     ax = axes[0, 0]
-    ax.plot(tr["accuracy/t"], 100 * tr["accuracy"], "o-", ms=3, label="training samples")
+    ax.plot(tr["accuracy/t"], 100 * tr["accuracy"], "o-", ms=3, label="PC network, training")
     if "evaluation/test_accuracy" in tr:
         ax.plot(tr["accuracy/t"], 100 * tr["evaluation/test_accuracy"], "s-", ms=3,
-                label="held-out test samples")
-        ax.legend()
+                label="PC network, held-out")
+    for key, label, marker in (("baseline_accuracy", "backprop baseline, training", "o--"),
+                               ("baseline_test_accuracy", "backprop baseline, held-out",
+                                "s--")):
+        if f"evaluation/{key}" in tr:
+            ax.plot(tr["accuracy/t"], 100 * tr[f"evaluation/{key}"], marker, ms=3, lw=1,
+                    label=label)
+    if len(ax.get_legend_handles_labels()[0]) > 1:
+        ax.legend(fontsize=7)
     ax.set(xlabel=TIME, ylabel="accuracy (%)", ylim=(-5, 105),
            title="Accuracy of frozen copies over time")
     if bp:

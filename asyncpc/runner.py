@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .baseline import Backprop
 from .datasets import Dataset, bars, digits, load, mnist1d, parity, random_patterns, teacher, xor
 from .engines import Diverged, Engine, build
 from .evaluation import Evaluation, evaluate
@@ -189,11 +190,12 @@ class Scorer:
     :class:`Evaluation` of each."""
 
     def __init__(self, net: Engine, scenario: Scenario, dataset: Dataset,
-                 test_set: Dataset | None) -> None:
+                 test_set: Dataset | None, baseline: Backprop | None = None) -> None:
         self.net, self.cfg, self.data_cfg = net, scenario.sections.evaluation, \
             scenario.sections.data
         self.sets = {"train": dataset.head(self.cfg.train_count), "test": test_set}
         self.dataset = dataset
+        self.baseline = baseline
         self.last: dict[str, Evaluation] = {}
 
     def __call__(self) -> dict[str, float]:
@@ -208,6 +210,11 @@ class Scorer:
             out["test_accuracy"] = self.last["test"].accuracy
         if c.backprop:
             out.update(backprop_alignment(self.net, self.dataset, self.data_cfg, c.settle))
+        if self.baseline is not None:  # scored on the same sets, at the same times
+            for key, ds in self.sets.items():
+                if ds is not None:
+                    name = "baseline_accuracy" if key == "train" else "baseline_test_accuracy"
+                    out[name] = self.baseline.evaluate(ds, c.readout, c.threshold).accuracy
         return out
 
 
@@ -223,7 +230,10 @@ def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experi
         stimulus = Stimulus(net, dataset, clamp=st.clamp, presentation=st.presentation,
                             jitter=st.jitter, epochs=st.epochs, order=st.order, reset=st.reset,
                             rng=rng_for(scenario.seed, "stimulus"))
-    scorer = Scorer(net, scenario, dataset, test_set) \
+    baseline = None
+    if sec.baseline.kind == "backprop" and stimulus is not None:
+        baseline = Backprop(net, sec.data.input, sec.data.label, sec.baseline.eta)
+    scorer = Scorer(net, scenario, dataset, test_set, baseline) \
         if dataset is not None and sec.evaluation.read else None
     zoom_every = (rec.zoom_every or st.presentation / 50.0) if stimulus and rec.zoom else 0.0
     recorder = Recorder(net, every=rec.every, neurons=rec.neurons, raster=rec.raster,
@@ -234,6 +244,11 @@ def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experi
                         zoom_every=zoom_every)
     if stimulus is not None:
         stimulus.on_end = recorder.presentation_end
+        if baseline is not None:  # one backprop step per presentation, on its sample
+            def end() -> None:
+                recorder.presentation_end()
+                baseline.update(stimulus.current)
+            stimulus.on_end = end
     return Experiment(scenario, net, duration, dataset, stimulus, recorder, scorer)
 
 
@@ -262,7 +277,7 @@ def simulate(exp: Experiment, progress: bool = False) -> tuple[str, str, float]:
     if status == "ok":
         exp.recorder.sample()  # the state at the end of the run
         if exp.stimulus is not None and exp.recorder.ends < exp.stimulus.presented:
-            exp.recorder.presentation_end()  # the last presentation ends with the run
+            exp.stimulus.on_end()  # the last presentation ends with the run
     if exp.scorer is not None and status != "diverged":
         try:
             exp.recorder.record_accuracy()
@@ -282,6 +297,14 @@ def collect(exp: Experiment, status: str, message: str, wall: float) -> RunResul
         onsets = np.asarray(exp.stimulus.onsets)
         traces["zoom/onsets"] = onsets[onsets >= traces["zoom/t"][0]]
     summary = make_summary(exp.scenario, exp.net, traces, exp.stimulus, status, message, wall)
+    if scorer is not None and scorer.baseline is not None:
+        bl = exp.scenario.sections.baseline
+        summary["baseline"] = {
+            "kind": bl.kind, "eta": bl.eta, "updates": scorer.baseline.updates,
+            "accuracy": {key: float(traces[f"evaluation/{name}"][-1])
+                         if f"evaluation/{name}" in traces else None
+                         for key, name in (("train", "baseline_accuracy"),
+                                           ("test", "baseline_test_accuracy"))}}
     result = RunResult(summary, traces, exp.net)
     if (exp.scenario.sections.evaluation.generate and exp.dataset is not None
             and status != "diverged"):

@@ -109,7 +109,8 @@ SECTIONS: dict[str, dict[str, Key]] = {
     "defaults": {k: v for k, v in POPULATION.items() if k != "n"},
     **{name: schema(section) for name, section in SECTION_TYPES.items() if name != "run"},
 }
-TOP = ("run", "defaults", "populations", "edges", "data", "stimulus", "evaluation", "record")
+TOP = ("run", "defaults", "populations", "edges", "data", "stimulus", "evaluation", "record",
+       "baseline")
 
 
 @dataclass
@@ -445,6 +446,15 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
         for j, name in enumerate(data[section]["clamp"] or []):
             ref(f"{section}.clamp.{j}", name)
     ref("evaluation.read", data["evaluation"]["read"])
+    if data["baseline"]["kind"] != "none":
+        src, tgt = data["data"]["input"], data["data"]["label"]
+        if not data["evaluation"]["read"] or not data["stimulus"]["clamp"]:
+            problems.append(f"{where}: baseline.kind: a baseline learns from the stimulus and "
+                            "is scored with the network; expected stimulus.clamp and "
+                            "evaluation.read")
+        elif not _chain_exists(data["edges"], src, tgt):
+            problems.append(f"{where}: baseline.kind: expected a chain of edges from "
+                            f"data.input {src!r} to data.label {tgt!r}")
     read = data["populations"].get(data["evaluation"]["read"])
     if read is not None and data["evaluation"]["readout"] == "argmax" and read.get("n") == 1:
         problems.append(f"{where}: evaluation.readout: argmax over the single neuron of "
@@ -498,6 +508,11 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
                     problems.append(f"{where}: edges.{j}.{key}.value: expected a delay ≥ 0")
                 if d.get("dist") == "uniform" and d.get("low", 0) < 0:
                     problems.append(f"{where}: edges.{j}.{key}.low: expected a delay ≥ 0")
+
+
+def _chain_exists(edges: list[dict], source: str, target: str) -> bool:
+    graph = nx.DiGraph([(e["source"], e["target"]) for e in edges])
+    return source in graph and target in graph and nx.has_path(graph, source, target)
 
 
 def _normal_below_zero(d: dict) -> float:
@@ -558,7 +573,7 @@ def _key(k: str) -> str:
 def to_toml(data: dict) -> str:
     """The resolved scenario as TOML (``None`` values, meaning "not set", are omitted)."""
     lines = ["# Fully resolved scenario, written by asyncpc: every default filled in.", ""]
-    for section in ("run", "data", "stimulus", "evaluation", "record"):
+    for section in ("run", "data", "stimulus", "evaluation", "record", "baseline"):
         lines.append(f"[{section}]")
         lines += [f"{_key(k)} = {_toml_value(v)}" for k, v in data[section].items()
                   if v is not None]
@@ -597,6 +612,6 @@ def reference_markdown() -> str:
     out += table("**`[[edges]]`** — one table per edge `source → target`:", EDGE)
     out += table("**Distributions** (`w_init`, `b_init`, `delay`, `feedback_delay`; a bare "
                  "number means `constant`):", DIST)
-    for name in ("run", "data", "stimulus", "evaluation", "record"):
+    for name in ("run", "data", "stimulus", "evaluation", "record", "baseline"):
         out += table(f"**`[{name}]`**", SECTIONS[name])
     return "\n".join(out)

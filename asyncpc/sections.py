@@ -1,5 +1,6 @@
 """The world around the network, declared: the ``[run]``, ``[data]``, ``[stimulus]``,
-``[evaluation]`` and ``[record]`` sections of a scenario as typed, frozen dataclasses.
+``[evaluation]``, ``[record]`` and ``[baseline]`` sections of a scenario as typed, frozen
+dataclasses.
 
 Each field carries its :class:`Key` (type, default, range, meaning with unit), so one
 declaration serves validation (:mod:`asyncpc.scenario`), the README's key tables and the
@@ -128,10 +129,19 @@ class RecordSection:
                             "presentation / 50)", **NONNEG)
 
 
+@dataclass(frozen=True)
+class BaselineSection:
+    kind: str = key("str", "none", "none, or backprop: train a numpy network of the same "
+                    "architecture (chain data.input → data.label), initial weights and loss by "
+                    "gradient descent on the same presented samples, one step per presentation, "
+                    "scored whenever the network is (asyncpc/baseline.py)", ("none", "backprop"))
+    eta: float = key("float", 0.1, "the baseline's learning rate (per presentation)", **POS)
+
+
 #: the sections of a scenario that declare the world around the network, by TOML name
 SECTION_TYPES: dict[str, type] = {"run": RunSection, "data": DataSection,
                                   "stimulus": StimulusSection, "evaluation": EvaluationSection,
-                                  "record": RecordSection}
+                                  "record": RecordSection, "baseline": BaselineSection}
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,7 @@ class Sections:
     stimulus: StimulusSection
     evaluation: EvaluationSection
     record: RecordSection
+    baseline: BaselineSection
 
     @classmethod
     def from_resolved(cls, data: dict[str, Any]) -> Sections:

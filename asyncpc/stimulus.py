@@ -46,6 +46,7 @@ class Stimulus:
         self.rng = rng
         self.on_end = on_end
         self.presented = 0
+        self.current: dict[str, np.ndarray] | None = None  # the sample being presented
         self.onsets: list[float] = []
         self.process: simpy.Process = net.env.process(self.run())
 
@@ -70,6 +71,7 @@ class Stimulus:
                     self.on_end()
 
     def present(self, sample: dict[str, np.ndarray]) -> None:
+        self.current = sample
         self.onsets.append(self.net.now)
         self.presented += 1
         if self.reset:
