@@ -188,6 +188,38 @@ def plot_accuracy(tr: dict) -> plt.Figure | None:
     return fig
 
 
+def plot_outputs(tr: dict) -> plt.Figure | None:
+    """With ``readout = "values"``: what the network (and the backprop baseline) predicts for the
+    first training sample over time, and — for two outputs — output 2 against output 1, which
+    compares the learners at matched progress on output 1 (interference: learning one output
+    disturbs the other)."""
+    if "evaluation/outputs" not in tr or tr["evaluation/outputs"].ndim != 2 \
+            or tr["evaluation/outputs"].shape[1] > 4:
+        return None
+    out, t = tr["evaluation/outputs"], tr["accuracy/t"]
+    base = tr.get("evaluation/baseline_outputs")
+    two = out.shape[1] == 2
+    fig, axes = plt.subplots(1, 2 if two else 1, figsize=(10 if two else 6, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    for k in range(out.shape[1]):
+        line, = ax.plot(t, out[:, k], lw=1.4, label=f"output {k + 1}, PC network")
+        if base is not None:
+            ax.plot(t, base[:, k], ls="--", lw=1.2, color=line.get_color(),
+                    label=f"output {k + 1}, backprop")
+    ax.set(xlabel=TIME, ylabel="predicted value", title="Predictions for the first sample")
+    ax.legend(fontsize=7)
+    if two:
+        ax = axes[0, 1]
+        ax.plot(out[:, 0], out[:, 1], lw=1.4, label="PC network")
+        if base is not None:
+            ax.plot(base[:, 0], base[:, 1], ls="--", lw=1.2, label="backprop")
+        ax.set(xlabel="output 1", ylabel="output 2",
+               title="Output 2 at matched progress on output 1")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def _rate(t: np.ndarray, counts: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
     """Counts per time unit, averaged over ``window`` recording intervals."""
     if len(t) < 2:
@@ -337,7 +369,7 @@ def image_grid(images: np.ndarray, titles: list[str], side: int, rows: int = 2) 
 PLOTS: dict[str, Callable[[dict], plt.Figure | None]] = {
     "energy": plot_energy, "activity": plot_activity, "accuracy": plot_accuracy,
     "messages": plot_messages, "symmetry": plot_symmetry, "raster": plot_raster,
-    "confusion": plot_confusion,
+    "confusion": plot_confusion, "outputs": plot_outputs,
 }
 
 

@@ -210,11 +210,16 @@ class Scorer:
             out["test_accuracy"] = self.last["test"].accuracy
         if c.backprop:
             out.update(backprop_alignment(self.net, self.dataset, self.data_cfg, c.settle))
+        if c.readout == "values":  # what the network predicts for the first training sample
+            out["outputs"] = self.last["train"].outputs[0]
         if self.baseline is not None:  # scored on the same sets, at the same times
             for key, ds in self.sets.items():
                 if ds is not None:
+                    ev = self.baseline.evaluate(ds, c.readout, c.threshold)
                     name = "baseline_accuracy" if key == "train" else "baseline_test_accuracy"
-                    out[name] = self.baseline.evaluate(ds, c.readout, c.threshold).accuracy
+                    out[name] = ev.accuracy
+                    if key == "train" and c.readout == "values":
+                        out["baseline_outputs"] = ev.outputs[0]
         return out
 
 

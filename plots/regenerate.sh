@@ -3,7 +3,7 @@
 #   bash plots/regenerate.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for s in relaxation bogacz_tutorial symmetry_kp xor delays bars; do
+for s in relaxation bogacz_tutorial symmetry_kp xor delays bars interference; do
   asyncpc run "$s" --out "runs/figures/$s" --force --quiet
   for f in "runs/figures/$s"/plots/*.png; do
     cp "$f" "plots/${s}_$(basename "$f")"

@@ -129,3 +129,20 @@ def test_digits_meets_its_claims():
     assert s["accuracy"]["test"] >= 0.93, s["accuracy"]
     assert max(m["angle_deg"] for m in s["symmetry"].values()) < 10.0, s["symmetry"]
     assert s["wall_seconds"] <= 15 * 60
+
+
+def test_interference_pc_disturbs_the_other_output_less_than_backprop(engine):
+    """Song et al.'s toy: at matched progress on output 1, PC's output 2 stays closer to its
+    target 1 than the backprop baseline's; at the progress one equilibrium-PC step of rate 0.2
+    makes (output 1 = 0.85) the continuous network's output 2 is the published 0.975."""
+    result = run("interference", engine=engine)
+    pc, bp = (result.traces[f"evaluation/{k}"] for k in ("outputs", "baseline_outputs"))
+    assert pc[-1, 0] < 0.2 and bp[-1, 0] < 0.2  # both learned output 1
+
+    def at(trace, o1):  # output 2 where output 1 has fallen to o1 (output 1 decreases)
+        return np.interp(o1, trace[::-1, 0], trace[::-1, 1])
+
+    for o1 in (0.85, 0.64, 0.5, 0.3):
+        assert at(pc, o1) > at(bp, o1) + 0.02
+    assert at(pc, 0.85) == pytest.approx(0.975, abs=0.005)
+    assert bp[:, 1].min() < 0.85  # backprop's interference is real here, not a flat line
