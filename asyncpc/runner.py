@@ -209,7 +209,7 @@ class Scorer:
         if "test" in self.last:
             out["test_accuracy"] = self.last["test"].accuracy
         if c.backprop:
-            out.update(backprop_alignment(self.net, self.dataset, self.data_cfg, c.settle))
+            out.update(backprop_alignment(self.net, self.sets["train"], self.data_cfg, c.settle))
         if c.readout == "values":  # what the network predicts for the first training sample
             out["outputs"] = self.last["train"].outputs[0]
         if self.baseline is not None:  # scored on the same sets, at the same times

@@ -113,7 +113,8 @@ class EvaluationSection:
     generate: bool = key("bool", False, "also clamp each label and record what the network "
                          "generates at data.input (generated.npz, mean absolute error)")
     backprop: bool = key("bool", False, "at each evaluation also compare the settled PC weight "
-                         "updates with backprop (feed-forward graphs: data.input → data.label)")
+                         "updates with backprop (feed-forward graphs: data.input → data.label), "
+                         "averaged over the samples scored as accuracy.train")
 
 
 @dataclass(frozen=True)
