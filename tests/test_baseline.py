@@ -20,24 +20,21 @@ def test_backprop_gradients_match_finite_differences(acts):
     b = [rng.normal(0, 0.3, n) for n in sizes[1:]]
     x, y, var = rng.normal(0, 1, 3), rng.normal(0, 1, 2), 0.7
     dW, db = bl.descent(bl.forward(x, W, b, a), y, W, a, var)
-    h = 1e-6
+
+    def numeric(which, k, idx, h=1e-6):
+        """Central difference of the loss in entry ``idx`` of W[k] (which = 0) or b[k]."""
+        values = []
+        for step in (h, -h):
+            params = [[m.copy() for m in W], [v.copy() for v in b]]
+            params[which][k][idx] += step
+            values.append(bl.loss(bl.forward(x, *params, a), y, var))
+        return (values[0] - values[1]) / (2 * h)
+
     for k in range(2):
         for idx in np.ndindex(W[k].shape):
-            plus = [w.copy() for w in W]
-            minus = [w.copy() for w in W]
-            plus[k][idx] += h
-            minus[k][idx] -= h
-            numeric = (bl.loss(bl.forward(x, plus, b, a), y, var)
-                       - bl.loss(bl.forward(x, minus, b, a), y, var)) / (2 * h)
-            assert -dW[k][idx] == pytest.approx(numeric, abs=1e-7)
-        for j in range(len(b[k])):
-            plus = [v.copy() for v in b]
-            minus = [v.copy() for v in b]
-            plus[k][j] += h
-            minus[k][j] -= h
-            numeric = (bl.loss(bl.forward(x, W, plus, a), y, var)
-                       - bl.loss(bl.forward(x, W, minus, a), y, var)) / (2 * h)
-            assert -db[k][j] == pytest.approx(numeric, abs=1e-7)
+            assert -dW[k][idx] == pytest.approx(numeric(0, k, idx), abs=1e-7)
+        for idx in np.ndindex(b[k].shape):
+            assert -db[k][idx] == pytest.approx(numeric(1, k, idx), abs=1e-7)
 
 
 def test_a_descent_step_lowers_the_loss_and_a_wrong_sign_raises_it():
