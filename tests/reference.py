@@ -48,14 +48,19 @@ class DenseModel:
                 if e["src"] == name:
                     drive = drive + act.fprime_array(x[name]) * (bm @ eps[e["tgt"]])
             dx[name] = drive / p["tau"]
+        dW, dB = self.learning(x, W, B, eps)
+        db = {n: self.pops[n].get("eta_bias", 0.0) * eps[n] for n in b}
+        return dx, dW, dB, db
+
+    def learning(self, x: dict, W: list, B: list, eps: dict) -> tuple[list, list]:
+        """dW/dt = eta_w eps rᵀ − lam_w W and dB/dt = eta_b r epsᵀ − lam_b B (x for "raw")."""
         dW, dB = [], []
         for e, w, bm in zip(self.edges, W, B, strict=True):
             r = activation(self.pops[e["src"]]["act"]).f_array(x[e["src"]])
             post_b = x[e["src"]] if e.get("raw") else r
             dW.append(e["eta_w"] * np.outer(eps[e["tgt"]], r) - e["lam_w"] * w)
             dB.append(e["eta_b"] * np.outer(post_b, eps[e["tgt"]]) - e["lam_b"] * bm)
-        db = {n: self.pops[n].get("eta_bias", 0.0) * eps[n] for n in b}
-        return dx, dW, dB, db
+        return dW, dB
 
     def integrate(self, T: float, h: float = 1e-3):
         x = {n: np.full(p["n"], float(p.get("x0", 0.0))) if p.get("clamped") is None
@@ -167,11 +172,7 @@ class DelayedModel(DenseModel):
                 if edge["src"] == name:
                     drive = drive + act.fprime_array(x[name]) * (bm @ e[edge["tgt"]])
             dx[name] = drive / p["tau"]
-        dW, dB = [], []
-        for edge, w, bm in zip(self.edges, W, B, strict=True):
-            r = activation(self.pops[edge["src"]]["act"]).f_array(x[edge["src"]])
-            dW.append(edge["eta_w"] * np.outer(e[edge["tgt"]], r) - edge["lam_w"] * w)
-            dB.append(edge["eta_b"] * np.outer(r, e[edge["tgt"]]) - edge["lam_b"] * bm)
+        dW, dB = self.learning(x, W, B, e)
         db = {n: self.pops[n].get("eta_bias", 0.0) * e[n] for n in b}
         return dx, dW, dB, db, de
 
