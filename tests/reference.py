@@ -42,15 +42,19 @@ class DenseModel:
             if p.get("clamped") is not None:
                 dx[name] = np.zeros(p["n"])
                 continue
-            act = activation(p["act"])
-            drive = -eps.get(name, 0.0) + np.zeros(p["n"])
-            for e, bm in zip(self.edges, B, strict=True):
-                if e["src"] == name:
-                    drive = drive + act.fprime_array(x[name]) * (bm @ eps[e["tgt"]])
-            dx[name] = drive / p["tau"]
+            dx[name] = self.rate_x(name, x, B, eps, eps.get(name, 0.0))
         dW, dB = self.learning(x, W, B, eps)
         db = {n: self.pops[n].get("eta_bias", 0.0) * eps[n] for n in b}
         return dx, dW, dB, db
+
+    def rate_x(self, name: str, x: dict, B: list, eps: dict, own) -> np.ndarray:
+        """dx/dt = (−eps_own + f'(x) Σ B eps) / tau of a free population."""
+        p = self.pops[name]
+        drive = -own + np.zeros(p["n"])
+        for e, bm in zip(self.edges, B, strict=True):
+            if e["src"] == name:
+                drive = drive + activation(p["act"]).fprime_array(x[name]) * (bm @ eps[e["tgt"]])
+        return drive / p["tau"]
 
     def learning(self, x: dict, W: list, B: list, eps: dict) -> tuple[list, list]:
         """dW/dt = eta_w eps rᵀ − lam_w W and dB/dt = eta_b r epsᵀ − lam_b B (x for "raw")."""
@@ -165,13 +169,8 @@ class DelayedModel(DenseModel):
             if name in self.clamps:
                 dx[name] = np.zeros(p["n"])
                 continue
-            act = activation(p["act"])
             own = self.past(t - p.get("delay", 0.0), 1, name, e[name]) if name in e else 0.0
-            drive = -own + np.zeros(p["n"])
-            for edge, bm in zip(self.edges, B, strict=True):
-                if edge["src"] == name:
-                    drive = drive + act.fprime_array(x[name]) * (bm @ e[edge["tgt"]])
-            dx[name] = drive / p["tau"]
+            dx[name] = self.rate_x(name, x, B, e, own)
         dW, dB = self.learning(x, W, B, e)
         db = {n: self.pops[n].get("eta_bias", 0.0) * e[n] for n in b}
         return dx, dW, dB, db, de
