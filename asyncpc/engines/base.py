@@ -61,7 +61,7 @@ class Counters:
     delivered: int = 0  #: messages delivered to synapses and over local links
     neuron_updates: int = 0  #: integration steps and event-driven updates of neurons
     synapse_updates: int = 0  #: weight integrations performed by synapses
-    synapse_wakes: int = 0  #: a learning synapse's (or projection's) own alarms that re-sent
+    synapse_wakes: int = 0  #: unit engine: learning synapses' own alarms that re-sent a current
 
 
 class Engine:
@@ -264,6 +264,16 @@ class Engine:
                 g.add_edge(f"{tg}.e{k}", f"{s}.x{i}", kind="error", weight=float(b),
                            delay=float(d_b[i, k]), rule=spec.rule)
         return g
+
+
+def drift_wait(rate: float, theta: float, h_min: float, h_max: float) -> float:
+    """How long an input drifting at ``rate`` (per time unit) may go unsent: until it has
+    moved by ``theta``, but no sooner than ``h_min`` (the step of the neuron reading it) and no
+    later than ``h_max`` (``refresh``). The one wake-up rule of learning synapses, learning
+    biases and sleeping populations (README, "Synapses learn on their own clocks")."""
+    if rate * h_max <= theta:
+        return h_max
+    return max(theta / rate, h_min)
 
 
 def initial_matrix(values, dist, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

@@ -68,7 +68,7 @@ from simpy.events import Event
 
 from ...activations import activation
 from ...model import EdgeSpec, PopulationSpec, rng_for
-from ..base import Counters, Diverged, Engine, sampled_delays
+from ..base import Counters, Diverged, Engine, drift_wait, sampled_delays
 from ..events import alarm
 
 
@@ -288,8 +288,7 @@ class PopulationState:
         for p in (*self.incoming, *self.feedback):
             if p.plastic:
                 rate = max(rate, float(np.max(p.drift(t))))
-        h_max = max(spec.refresh, spec.dt)
-        h = h_max if rate * h_max <= spec.drift_theta else max(spec.drift_theta / rate, spec.dt)
+        h = drift_wait(rate, spec.drift_theta, spec.dt, max(spec.refresh, spec.dt))
         if math.isfinite(h):
             alarm(self.env, h, wake)
 

@@ -44,7 +44,7 @@ from simpy.events import Event
 
 from ...activations import activation
 from .. import events
-from ..base import Diverged
+from ..base import Diverged, drift_wait
 from .messages import Axon, Counters, Link, Site, Trace
 
 if TYPE_CHECKING:
@@ -302,10 +302,8 @@ class ErrorNeuron(Neuron):
     def sleep(self) -> None:
         super().sleep()
         if self.drifts:  # the bias drifts while the neuron sleeps: wake by the drift rule
-            rate = abs(self.eta_bias * self.eps)
-            h_max = max(self.refresh, self.dt)
-            h = h_max if rate * h_max <= self.drift_theta else max(self.drift_theta / rate,
-                                                                    self.dt)
+            h = drift_wait(abs(self.eta_bias * self.eps), self.drift_theta, self.dt,
+                           max(self.refresh, self.dt))
             if math.isfinite(h):
                 events.alarm(self.env, h, self.wake)
 

@@ -45,6 +45,7 @@ import math
 
 import simpy
 
+from ..base import drift_wait
 from .messages import Channel, Counters, Site
 
 
@@ -115,10 +116,7 @@ class Synapse:
         if not self.plastic:
             return
         site = self.site
-        rate = abs(self.pre * self.drift())
-        h = site.h_max
-        if rate * h > site.theta:
-            h = max(site.theta / rate, site.h_min)
+        h = drift_wait(abs(self.pre * self.drift()), site.theta, site.h_min, site.h_max)
         self.due = due = t + h
         alarm_at = self.alarm_at
         if alarm_at is None or due < alarm_at:
@@ -128,11 +126,9 @@ class Synapse:
     def rearm(self, t: float) -> None:
         """``post`` moved a lot: bring the alarm forward if the drift now runs faster."""
         site = self.site
-        rate = abs(self.pre * self.drift())
-        left = site.theta - abs(self.weight_at(t) * self.pre - self.c)
-        if rate * site.h_max <= left:
-            return
-        due = t + max(left / rate, site.h_min) if left > 0.0 else t + site.h_min
+        left = site.theta - abs(self.weight_at(t) * self.pre - self.c)  # drift still unsent
+        due = t + (drift_wait(abs(self.pre * self.drift()), left, site.h_min, site.h_max)
+                   if left > 0.0 else site.h_min)
         if due < self.due:
             self.due = due
             if self.alarm_at is None or due < self.alarm_at:
@@ -182,7 +178,6 @@ class Synapse:
         if c != self.c:
             self.site.inject(c - self.c, wake)
             self.c = c
-
 
 
 class PredictionSynapse(Synapse):
