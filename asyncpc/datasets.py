@@ -20,29 +20,65 @@ class Dataset:
 
     name: str
     arrays: dict[str, np.ndarray]
+    #: the task of each sample (0, 1, …) when the classes are split into tasks, else None
+    task: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(next(iter(self.arrays.values())))
+
+    @property
+    def n_tasks(self) -> int:
+        return 1 if self.task is None else int(self.task.max()) + 1
 
     def sample(self, j: int) -> dict[str, np.ndarray]:
         return {pop: a[j] for pop, a in self.arrays.items()}
 
     def rename(self, mapping: dict[str, str]) -> Dataset:
-        return Dataset(self.name, {mapping.get(k, k): v for k, v in self.arrays.items()})
+        return Dataset(self.name, {mapping.get(k, k): v for k, v in self.arrays.items()},
+                       self.task)
+
+    def take(self, index: np.ndarray, name: str | None = None) -> Dataset:
+        """The samples at ``index``, in that order."""
+        return Dataset(name or self.name, {k: v[index] for k, v in self.arrays.items()},
+                       None if self.task is None else self.task[index])
 
     def head(self, n: int) -> Dataset:
         """The first ``n`` samples (all when ``n`` is 0 or larger than the set)."""
         if n <= 0 or n >= len(self):
             return self
-        return Dataset(self.name, {k: v[:n] for k, v in self.arrays.items()})
+        return self.take(np.arange(n))
 
     def split(self, n_test: int) -> tuple[Dataset, Dataset | None]:
         """The first ``len − n_test`` samples, and the last ``n_test`` (or None)."""
         if n_test <= 0:
             return self, None
         cut = len(self) - n_test
-        return (Dataset(self.name, {k: v[:cut] for k, v in self.arrays.items()}),
-                Dataset(f"{self.name} (test)", {k: v[cut:] for k, v in self.arrays.items()}))
+        return (self.take(np.arange(cut)),
+                self.take(np.arange(cut, len(self)), f"{self.name} (test)"))
+
+    def of_task(self, k: int) -> Dataset:
+        """The samples of task ``k`` (0-based)."""
+        return self.take(np.flatnonzero(self.task == k), f"{self.name} (task {k + 1})")
+
+
+def split_tasks(ds: Dataset, tasks: list[list[int]], label: str = "label", low: float = 0.0,
+                high: float = 1.0) -> Dataset:
+    """The samples of ``ds`` whose class (argmax of its one-hot ``label``) is in one of
+    ``tasks`` (lists of classes), each tagged with its task, and labelled by the class's
+    position within its task: one-hot over ``max(len(task))`` units, shared by all tasks
+    (``[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]`` codes digit d as d mod 5)."""
+    classes = ds.arrays[label].argmax(axis=1)
+    task = np.full(len(classes), -1)
+    position = np.zeros(len(classes), dtype=int)
+    for k, members in enumerate(tasks):
+        for j, c in enumerate(members):
+            task[classes == c] = k
+            position[classes == c] = j
+    keep = np.flatnonzero(task >= 0)
+    width = max(len(t) for t in tasks)
+    arrays = {k: v[keep] for k, v in ds.arrays.items()}
+    arrays[label] = one_hot(position[keep], width, low, high)
+    return Dataset(ds.name, arrays, task[keep])
 
 
 def xor(low: float = 0.0, high: float = 1.0) -> Dataset:

@@ -87,3 +87,32 @@ def pc_vs_backprop(net, sample: dict[str, np.ndarray], *, source: str, target: s
     b = np.concatenate([g.ravel() for g in bp])
     return {"angle_deg": angle_deg(a, b), "rel_error": float(np.linalg.norm(a - b)
                                                             / np.linalg.norm(b))}
+
+
+def forgetting(t: np.ndarray, errors: np.ndarray, onsets: np.ndarray,
+               tasks: np.ndarray) -> dict:
+    """Continual-learning measures from test errors recorded at evaluation times.
+
+    ``errors[k, i]`` is task ``k``'s test error at time ``t[i]``; task ``tasks[j]``'s turn
+    starts at ``onsets[j]``. Returns ``mean_error`` (mean over the evaluations of the mean
+    over tasks: "mean test error over training"), ``final_error`` (mean over tasks
+    at the last evaluation) and ``final_error_per_task``, and ``interference``: at each switch
+    (an onset after 0 where the task changes), the rise in the error of the task trained just
+    before it, from the last evaluation at or before the switch to the first after it
+    (``interference_per_switch``; their mean and maximum).
+    """
+    t, errors = np.asarray(t, float), np.atleast_2d(np.asarray(errors, float))
+    rises = []
+    for j in range(1, len(onsets)):
+        s, resting = onsets[j], int(tasks[j - 1])
+        if tasks[j] == resting:
+            continue
+        before, after = np.flatnonzero(t <= s), np.flatnonzero(t > s)
+        if len(before) and len(after):
+            rises.append(float(errors[resting, after[0]] - errors[resting, before[-1]]))
+    return {"mean_error": float(errors.mean()),
+            "final_error": float(errors[:, -1].mean()),
+            "final_error_per_task": [float(e) for e in errors[:, -1]],
+            "interference": float(np.mean(rises)) if rises else float("nan"),
+            "interference_max": float(np.max(rises)) if rises else float("nan"),
+            "interference_per_switch": rises}

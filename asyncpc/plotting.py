@@ -494,6 +494,59 @@ def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]
     return written
 
 
+def plot_forgetting(out: str | Path, rows: list[dict], report: dict) -> Path | None:
+    """``plots/forgetting.png`` of a sweep over runs with data.tasks: each task's held-out
+    error over training for each learner at its best setting (mean over seeds, band = min to
+    max; dotted lines: task switches), and the mean test error over training of every
+    setting of each learner (bars = min to max over seeds)."""
+    learners = [(name, report[name]) for name in ("pc", "baseline") if name in report]
+    if not learners:
+        return None
+    titles = {"pc": "PC network", "baseline": "backprop baseline"}
+    prefixes = {"pc": "evaluation/", "baseline": "evaluation/baseline_"}
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(learners) + 1, figsize=(4.6 * (len(learners) + 1), 3.6),
+                                 squeeze=False)
+        for ax, (name, rep) in zip(axes[0], learners, strict=False):
+            best = rep["settings"][rep["best"]]
+            trs = [load_traces(d) for d in best["runs"]]
+            tasks = sorted({k[len(prefixes[name]):] for tr in trs for k in tr
+                            if k.startswith(prefixes[name] + "task")
+                            and k.endswith("_test_accuracy")})
+            for key in tasks:
+                n = min(len(tr[prefixes[name] + key]) for tr in trs)
+                err = 100 * (1 - np.array([tr[prefixes[name] + key][:n] for tr in trs]))
+                t = trs[0]["accuracy/t"][:n]
+                line, = ax.plot(t, err.mean(axis=0), lw=1.2,
+                                label=key.split("_")[0].replace("task", "task "))
+                ax.fill_between(t, err.min(axis=0), err.max(axis=0), alpha=0.2,
+                                color=line.get_color())
+            for t in trs[0].get("stimulus/task_onsets", ())[1:]:
+                ax.axvline(t, color="0.6", lw=0.6, ls=":")
+            me = best["mean_error"]
+            ax.set(xlabel=TIME, ylabel="held-out error (%)", ylim=(0, 100),
+                   title=f"{titles[name]}, {rep['best']}\nmean error {100 * me['mean']:.1f} % "
+                         f"({len(trs)} seeds)")
+            ax.title.set_fontsize(8)
+            ax.legend(fontsize=7)
+        ax = axes[0, -1]
+        for j, (name, rep) in enumerate(learners):
+            names = list(rep["settings"])
+            mean = np.array([100 * rep["settings"][n]["mean_error"]["mean"] for n in names])
+            lo = mean - [100 * rep["settings"][n]["mean_error"]["min"] for n in names]
+            hi = [100 * rep["settings"][n]["mean_error"]["max"] for n in names] - mean
+            x = np.arange(len(names)) + 0.1 * j
+            ax.errorbar(x, mean, yerr=[lo, hi], fmt="o-", ms=4, capsize=3, label=titles[name])
+            for xi, n, m in zip(x, names, mean, strict=True):
+                ax.annotate(n.split("=")[-1], (xi, m), fontsize=6, xytext=(3, 3),
+                            textcoords="offset points")
+        ax.set(xlabel="setting (its learning rate beside each point)",
+               ylabel="mean held-out error over training (%)", title="every setting")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        return _save(fig, Path(out) / "plots" / "forgetting.png")
+
+
 def _save(fig: plt.Figure, path: Path) -> Path:
     """Write to a temporary name, then rename: an interrupted write leaves no broken PNG."""
     tmp = path.with_name(f".{path.stem}.tmp.png")

@@ -31,10 +31,11 @@ import numpy as np
 
 from . import __version__
 from .baseline import Backprop
-from .datasets import Dataset, bars, digits, load, mnist1d, parity, random_patterns, teacher, xor
+from .datasets import (Dataset, bars, digits, load, mnist1d, parity, random_patterns,
+                       split_tasks, teacher, xor)
 from .engines import Diverged, Engine, build
-from .evaluation import Evaluation, evaluate
-from .metrics import pc_vs_backprop, symmetry
+from .evaluation import Evaluation, evaluate, score
+from .metrics import forgetting, pc_vs_backprop, symmetry
 from .model import rng_for
 from .recording import Recorder
 from .scenario import Scenario, ScenarioError, to_toml
@@ -62,6 +63,8 @@ def make_datasets(scenario: Scenario) -> tuple[Dataset | None, Dataset | None]:
     test = None
     if d.kind in ("digits", "mnist1d"):
         train, test = (digits if d.kind == "digits" else mnist1d)(d.low, d.high)
+        if d.tasks:
+            train, test = (split_tasks(s, d.tasks, "label", d.low, d.high) for s in (train, test))
         train = train.head(d.train_count)
         test = test.head(d.test_count).rename(roles)
     else:
@@ -136,7 +139,8 @@ def check(scenario: Scenario) -> tuple[Dataset | None, Dataset | None, float]:
     stim = scenario.sections.stimulus
     presented = dataset is not None and stim.clamp and stim.epochs > 0
     duration = scenario.sections.run.duration or (
-        stimulus_duration(stim.epochs, len(dataset), stim.presentation) if presented else None)
+        stimulus_duration(stim.epochs, len(dataset), stim.presentation, stim.rounds)
+        if presented else None)
     if not duration:
         raise ScenarioError([f"{scenario.path}: run.duration: missing; expected a duration "
                              "when there is no stimulus to take it from"])
@@ -208,6 +212,7 @@ class Scorer:
         out = {"accuracy": self.last["train"].accuracy}
         if "test" in self.last:
             out["test_accuracy"] = self.last["test"].accuracy
+            out.update(self.per_task(self.last["test"]))
         if c.backprop:
             out.update(backprop_alignment(self.net, self.sets["train"], self.data_cfg, c.settle))
         if c.readout == "values":  # what the network predicts for the first training sample
@@ -216,11 +221,24 @@ class Scorer:
             for key, ds in self.sets.items():
                 if ds is not None:
                     ev = self.baseline.evaluate(ds, c.readout, c.threshold)
-                    name = "baseline_accuracy" if key == "train" else "baseline_test_accuracy"
+                    name = "baseline_accuracy" if key == "train" else f"baseline_{key}_accuracy"
                     out[name] = ev.accuracy
+                    if key == "test":
+                        out.update(self.per_task(ev, "baseline_"))
                     if key == "train" and c.readout == "values":
                         out["baseline_outputs"] = ev.outputs[0]
         return out
+
+
+    def per_task(self, ev: Evaluation, prefix: str = "") -> dict[str, float]:
+        """Each task's test accuracy (``task<k>_test_accuracy``, k from 1), scored from the
+        test evaluation's outputs on that task's samples (data.tasks)."""
+        task = self.sets["test"].task
+        if task is None:
+            return {}
+        return {f"{prefix}task{k + 1}_test_accuracy":
+                score(ev.outputs[task == k], ev.targets[task == k], self.cfg.readout,
+                      self.cfg.threshold).accuracy for k in range(int(task.max()) + 1)}
 
 
 def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experiment:
@@ -233,7 +251,8 @@ def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experi
     stimulus = None
     if dataset is not None and st.clamp and st.epochs > 0:
         stimulus = Stimulus(net, dataset, clamp=st.clamp, presentation=st.presentation,
-                            jitter=st.jitter, epochs=st.epochs, order=st.order, reset=st.reset,
+                            jitter=st.jitter, epochs=st.epochs, rounds=st.rounds,
+                            order=st.order, reset=st.reset,
                             rng=rng_for(scenario.seed, "stimulus"))
     baseline = None
     if sec.baseline.kind == "backprop" and stimulus is not None:
@@ -241,20 +260,48 @@ def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experi
     scorer = Scorer(net, scenario, dataset, test_set, baseline) \
         if dataset is not None and sec.evaluation.read else None
     zoom_every = (rec.zoom_every or st.presentation / 50.0) if stimulus and rec.zoom else 0.0
+    by_task = stimulus is not None and dataset.task is not None  # evaluations follow the tasks
     recorder = Recorder(net, every=rec.every, neurons=rec.neurons, raster=rec.raster,
                         raster_from=rec.raster_from, max_energy=sec.run.max_energy,
-                        evaluate=scorer, eval_every=sec.evaluation.every,
+                        evaluate=scorer, eval_every=0.0 if by_task else sec.evaluation.every,
                         presented=(lambda: stimulus.presented) if stimulus else None,
                         zoom_from=max(0.0, duration - rec.zoom * st.presentation),
                         zoom_every=zoom_every)
     if stimulus is not None:
         stimulus.on_end = recorder.presentation_end
+        if scorer is not None and dataset.task is not None:
+            stimulus.on_task = task_evaluations(net, recorder, sec.evaluation.every)
         if baseline is not None:  # one backprop step per presentation, on its sample
             def end() -> None:
                 recorder.presentation_end()
                 baseline.update(stimulus.current)
             stimulus.on_end = end
     return Experiment(scenario, net, duration, dataset, stimulus, recorder, scorer)
+
+
+def task_evaluations(net: Engine, recorder: Recorder, every: float):
+    """With data.tasks, evaluations follow the schedule: one when each task's turn starts
+    (the state the previous task left) and then every ``every`` time units of that turn, so
+    that the evaluation "right after a switch" is the same time after every switch."""
+    turn = [0]
+
+    def evaluate_once() -> None:
+        if not recorder.accuracy_t or recorder.accuracy_t[-1] != net.now:
+            recorder.record_accuracy()
+
+    def periodic(mine: int):
+        while True:
+            yield net.env.timeout(every)
+            if turn[0] != mine:
+                return
+            evaluate_once()
+
+    def on_task(_: int) -> None:
+        turn[0] += 1
+        evaluate_once()
+        if every > 0:
+            net.env.process(periodic(turn[0]))
+    return on_task
 
 
 def simulate(exp: Experiment, progress: bool = False) -> tuple[str, str, float]:
@@ -298,6 +345,9 @@ def collect(exp: Experiment, status: str, message: str, wall: float) -> RunResul
     final = scorer and (scorer.last.get("test") or scorer.last.get("train"))
     if final is not None and exp.scenario.sections.evaluation.readout == "argmax":
         traces["confusion"] = confusion(final)
+    if exp.stimulus is not None and exp.dataset.task is not None:
+        onsets = np.asarray(exp.stimulus.task_onsets, dtype=float).reshape(-1, 2)
+        traces["stimulus/task_onsets"], traces["stimulus/task"] = onsets[:, 0], onsets[:, 1]
     if exp.stimulus is not None and "zoom/t" in traces:
         onsets = np.asarray(exp.stimulus.onsets)
         traces["zoom/onsets"] = onsets[onsets >= traces["zoom/t"][0]]
@@ -310,12 +360,29 @@ def collect(exp: Experiment, status: str, message: str, wall: float) -> RunResul
                          if f"evaluation/{name}" in traces else None
                          for key, name in (("train", "baseline_accuracy"),
                                            ("test", "baseline_test_accuracy"))}}
+    if "stimulus/task_onsets" in traces and "evaluation/task1_test_accuracy" in traces:
+        summary["tasks"] = task_summary(exp.scenario, traces)
     result = RunResult(summary, traces, exp.net)
     if (exp.scenario.sections.evaluation.generate and exp.dataset is not None
             and status != "diverged"):
         result.generated = generate(exp.net, exp.dataset, exp.scenario)
         summary["generation"] = {"mean_abs_error": result.generated["mean_abs_error"]}
     return result
+
+
+def task_summary(scenario: Scenario, traces: dict[str, np.ndarray]) -> dict:
+    """Per-task test error over training and the forgetting measures
+    (:func:`asyncpc.metrics.forgetting`) of the network and, if any, of the baseline."""
+    classes = scenario.sections.data.tasks
+    out: dict[str, Any] = {"classes": classes,
+                           "switches": [float(s) for s in traces["stimulus/task_onsets"][1:]]}
+    for learner, prefix in (("pc", "evaluation/"), ("baseline", "evaluation/baseline_")):
+        names = [f"{prefix}task{k + 1}_test_accuracy" for k in range(len(classes))]
+        if all(n in traces for n in names):
+            errors = 1.0 - np.array([traces[n] for n in names])
+            out[learner] = forgetting(traces["accuracy/t"], errors,
+                                      traces["stimulus/task_onsets"], traces["stimulus/task"])
+    return out
 
 
 def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = False,

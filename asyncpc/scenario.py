@@ -280,6 +280,14 @@ def _check(where: str, keypath: str, value: Any, key: Key, problems: list[str]) 
     elif kind == "list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             return bad("a list of population names")
+    elif kind == "tasks":
+        if not isinstance(value, list) or not all(
+                isinstance(t, list) and t and all(isinstance(c, int) and not isinstance(c, bool)
+                                                  for c in t) for t in value):
+            return bad("a list of tasks, each a non-empty list of class numbers")
+        flat = [c for t in value for c in t]
+        if len(set(flat)) != len(flat):
+            return bad("tasks that share no class")
     elif kind == "table":
         if not isinstance(value, dict):
             return bad("a table")
@@ -482,6 +490,18 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
                                 f"got {len(rows[0])}")
         if not data["data"]["values"]:
             problems.append(f"{where}: data.values: missing; expected population → samples")
+    tasks = data["data"]["tasks"]
+    if tasks:
+        if data["data"]["kind"] not in ("digits", "mnist1d"):
+            problems.append(f"{where}: data.tasks: tasks split classes; expected data.kind "
+                            f"digits or mnist1d, got {data['data']['kind']!r}")
+        if any(not 0 <= c <= 9 for t in tasks for c in t):
+            problems.append(f"{where}: data.tasks: expected classes 0 to 9, got {tasks!r}")
+        width = max(len(t) for t in tasks)
+        label = data["populations"].get(data["data"]["label"])
+        if label is not None and label["n"] != width:
+            problems.append(f"{where}: populations.{data['data']['label']}.n: the tasks' label "
+                            f"head has {width} units (the largest task); got n = {label['n']}")
     if data["data"]["kind"] == "file" and not data["data"]["path"]:
         problems.append(f"{where}: data.path: missing; expected a .npz or .csv file")
     if data["stimulus"]["epochs"] and data["data"]["kind"] == "none" and data["stimulus"]["clamp"]:

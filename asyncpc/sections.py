@@ -81,6 +81,12 @@ class DataSection:
                           "the fixed test split to score (0 = all)", min=0)
     train_count: int = key("int", 0, "digits, mnist1d: how many of the fixed training split "
                            "to present (0 = all)", min=0)
+    tasks: list = key("tasks", [], "digits, mnist1d: split the classes into tasks, e.g. "
+                      "[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]: only the listed classes are used, the "
+                      "label head has one unit per position in the largest task and a class is "
+                      "coded by its position in its task (here digit mod 5); the stimulus "
+                      "alternates between the tasks (stimulus.rounds) and every evaluation also "
+                      "scores each task's test samples")
     low: float = key("float", 0.0, "value of a binary 0")
     high: float = key("float", 1.0, "value of a binary 1")
     path: str = key("str", "", "file: .npz or .csv (relative to the scenario file)")
@@ -95,7 +101,10 @@ class StimulusSection:
     clamp: list = key("list", [], "populations clamped while training")
     presentation: float = key("float", 40.0, "time each sample is held (time)", **POS)
     jitter: float = key("float", 0.0, "relative jitter of each presentation", min=0.0, max=0.99)
-    epochs: int = key("int", 1, "passes over the data set", min=0)
+    epochs: int = key("int", 1, "passes over the data set (with data.tasks: over one task's "
+                      "samples each time that task's turn comes)", min=0)
+    rounds: int = key("int", 1, "repeats of the whole schedule; with data.tasks each round "
+                      "presents task 1 for stimulus.epochs passes, then task 2, …", min=1)
     order: str = key("str", "shuffle", "sequential or shuffle", ("sequential", "shuffle"))
     reset: bool = key("bool", False, "reset free neurons to x0 at each new sample")
 

@@ -1,7 +1,9 @@
 """``asyncpc sweep``: many runs of one scenario in parallel, one table, comparison plots.
 
 The grid is the cross product of every ``--grid key.path=v1,v2,…`` and the seeds
-``0 … K−1``. Each run is a normal run directory ``OUT/<condition>/seed<S>``; ``OUT/sweep.csv``
+``0 … K−1``; a ``--with key.path=w1,w2,…`` right after a ``--grid`` varies together with it,
+value for value, instead of multiplying the grid (e.g. each learner's own learning rate in a
+run that trains the network and its backprop baseline side by side). Each run is a normal run directory ``OUT/<condition>/seed<S>``; ``OUT/sweep.csv``
 has a row per run (parameters, seed, status, accuracy, final symmetry metrics per edge, wall
 time) and ``OUT/plots`` the comparison figures. A run that fails or diverges is recorded as such
 and the others go on. Running the same sweep into the same directory again resumes it: runs that
@@ -25,6 +27,9 @@ import sys
 import zlib
 from pathlib import Path
 
+import numpy as np
+
+from .runner import atomic_write
 from .scenario import ScenarioError, load
 
 
@@ -36,6 +41,21 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
             raise ScenarioError([f"--grid {item!r}: expected key.path=v1,v2,..."])
         grid.append((key.strip(), [v.strip() for v in split_values(values) if v.strip()]))
     return grid
+
+
+def parse_axes(items: list[str | list[str]]) -> list[list[tuple[str, list[str]]]]:
+    """The axes of the grid: each item is one ``--grid`` (a string) or a ``--grid`` followed
+    by its ``--with`` keys (a list of strings, all with the same number of values)."""
+    axes = []
+    for item in items:
+        axis = parse_grid([item] if isinstance(item, str) else list(item))
+        counts = {len(values) for _, values in axis}
+        if len(counts) > 1:
+            raise ScenarioError([f"--with: {' and '.join(k for k, _ in axis)} vary together "
+                                 "and need the same number of values; got "
+                                 + ", ".join(str(len(v)) for _, v in axis)])
+        axes.append(axis)
+    return axes
 
 
 def split_values(text: str) -> list[str]:
@@ -70,11 +90,16 @@ def condition_name(params: dict[str, str]) -> str:
     return safe
 
 
-def plan(grid, seeds: int) -> list[tuple[dict[str, str], int]]:
-    keys = [k for k, _ in grid]
-    combos = itertools.product(*[v for _, v in grid]) if grid else [()]
-    return [(dict(zip(keys, combo, strict=True)), seed) for combo in combos
-            for seed in range(seeds)]
+def plan(axes, seeds: int) -> list[tuple[dict[str, str], int]]:
+    """Every grid point × seed. ``axes``: a list of (key, values) pairs (crossed) or of lists
+    of such pairs (the keys of one list vary together, value for value)."""
+    axes = [[a] if isinstance(a, tuple) else a for a in axes]
+    points = []
+    for combo in itertools.product(*[range(len(axis[0][1])) for axis in axes]):
+        params = {key: values[i] for axis, i in zip(axes, combo, strict=True)
+                  for key, values in axis}
+        points += [(params, seed) for seed in range(seeds)]
+    return points
 
 
 def pin_blas() -> None:
@@ -116,7 +141,44 @@ def row(params: dict[str, str], seed: int, summary: dict, run_dir: Path) -> dict
     for edge, m in (summary.get("symmetry") or {}).items():
         for key in ("angle_deg", "rel_diff", "norm_diff", "norm_w", "norm_b"):
             r[f"{edge}:{key}"] = m.get(key)
+    for learner in ("pc", "baseline"):  # the forgetting measures of data.tasks runs
+        for key, value in ((summary.get("tasks") or {}).get(learner) or {}).items():
+            if not isinstance(value, list):
+                r[f"{learner}:{key}"] = value
     return r
+
+
+#: the forgetting measures that :func:`forgetting_report` summarises over seeds
+FORGETTING = ("mean_error", "interference", "interference_max", "final_error")
+
+
+def forgetting_report(rows: list[dict], keys: list[str]) -> dict:
+    """For each learner (the PC network, ``pc``, and its ``baseline``): the forgetting
+    measures of every setting of its own keys (``baseline.*`` keys for the baseline, the others
+    for the network) as mean, min and max over the finished runs, and its best setting, the one
+    with the lowest mean test error over training."""
+    report = {}
+    for learner in ("pc", "baseline"):
+        own = [k for k in keys if k.startswith("baseline.") == (learner == "baseline")]
+        settings: dict[str, dict] = {}
+        for r in rows:
+            if r.get("status") != "ok" or r.get(f"{learner}:mean_error") in (None, ""):
+                continue
+            name = ",".join(f"{k}={r[k]}" for k in own) or "base"
+            entry = settings.setdefault(name, {"params": {k: r[k] for k in own},
+                                               "runs": []})
+            entry["runs"].append(r["run_dir"])
+            for m in FORGETTING:
+                entry.setdefault(m, []).append(float(r[f"{learner}:{m}"]))
+        for entry in settings.values():
+            for m in FORGETTING:
+                v = np.asarray(entry[m])
+                entry[m] = {"mean": float(np.mean(v)), "min": float(np.min(v)),
+                            "max": float(np.max(v)), "seeds": len(v)}
+        if settings:
+            best = min(settings, key=lambda n: settings[n]["mean_error"]["mean"])
+            report[learner] = {"best": best, "settings": settings}
+    return report
 
 
 #: statuses of runs that a rerun of the sweep keeps (interrupted and failed runs are retried)
@@ -139,12 +201,13 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     marked ``interrupted`` in ``sweep.csv``, and :class:`KeyboardInterrupt` is raised after
     the table is written."""
     path = Path(scenario)
-    grid = parse_grid(grid_items)
+    axes = parse_axes(grid_items)
+    grid = [pair for axis in axes for pair in axis]
     fixed = list(fixed or [])
     load(path, [*fixed, *(f"{k}={vals[0]}" for k, vals in grid)])  # fail fast on bad keys
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    points = plan(grid, seeds)
+    points = plan(axes, seeds)
     rows: dict[int, dict] = {}
     todo = []
     for j, (params, seed) in enumerate(points):
@@ -165,7 +228,6 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
                 params, seed = points[j]
                 run_dir = out / condition_name(params) / f"seed{seed}"
                 if summary.get("status") == "failed":  # recorded, so that a rerun knows
-                    from .runner import atomic_write
                     run_dir.mkdir(parents=True, exist_ok=True)
                     atomic_write(run_dir / "summary.json", json.dumps(summary).encode())
                 rows[j] = row(params, seed, summary, run_dir)
@@ -184,14 +246,18 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     ordered = [rows[j] for j in range(len(points))]
     write_csv(out / "sweep.csv", ordered)
     from .plotting import plot_sweep
-    plot_sweep(out, ordered, [k for k, _ in grid])
+    plot_sweep(out, ordered, [axis[0][0] for axis in axes])  # a --with key goes with its --grid
+    if any("pc:mean_error" in r for r in ordered):
+        learners = forgetting_report(ordered, [k for k, _ in grid])
+        atomic_write(out / "forgetting.json", (json.dumps(learners, indent=2) + "\n").encode())
+        from .plotting import plot_forgetting
+        plot_forgetting(out, ordered, learners)
     if interrupted:
         raise KeyboardInterrupt
     return ordered
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    from .runner import atomic_write
     fields: list[str] = []
     for r in rows:
         fields += [k for k in r if k not in fields]
@@ -232,11 +298,31 @@ def positive(text: str) -> int:
     return value
 
 
+class _Grid(argparse.Action):
+    """``--grid``: a new axis of the grid (a list, so that ``--with`` can join it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), [values]])
+
+
+class _With(argparse.Action):
+    """``--with``: joins the axis of the preceding ``--grid``."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        axes = getattr(namespace, self.dest) or []
+        if not axes:
+            parser.error("--with: expected a --grid before it to vary together with")
+        axes[-1].append(values)
+
+
 def add_parser(sub) -> None:
     sp = sub.add_parser("sweep", help="run a grid of parameter values × seeds in parallel")
     sp.add_argument("scenario", help="scenario file, or the name of a shipped scenario")
-    sp.add_argument("--grid", action="append", metavar="KEY.PATH=V1,V2,...",
+    sp.add_argument("--grid", action=_Grid, metavar="KEY.PATH=V1,V2,...",
                     help="values of one scenario key (repeatable: cross product)")
+    sp.add_argument("--with", action=_With, dest="grid", metavar="KEY.PATH=W1,W2,...",
+                    help="values that vary together with the preceding --grid, one for one "
+                    "(not crossed)")
     sp.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
                     help="an override applied to every run (repeatable)")
     sp.add_argument("--seeds", type=positive, default=1, help="seeds 0..K-1 per condition")
