@@ -31,8 +31,18 @@ import numpy as np
 
 from . import __version__
 from .baseline import Backprop
-from .datasets import (Dataset, bars, digits, load, mnist1d, parity, random_patterns,
-                       split_tasks, teacher, xor)
+from .datasets import (
+    Dataset,
+    bars,
+    digits,
+    load,
+    mnist1d,
+    parity,
+    random_patterns,
+    split_tasks,
+    teacher,
+    xor,
+)
 from .engines import Diverged, Engine, build
 from .evaluation import Evaluation, evaluate, score
 from .metrics import forgetting, pc_vs_backprop, symmetry

@@ -3,14 +3,16 @@
 The grid is the cross product of every ``--grid key.path=v1,v2,…`` and the seeds
 ``0 … K−1``; a ``--with key.path=w1,w2,…`` right after a ``--grid`` varies together with it,
 value for value, instead of multiplying the grid (e.g. each learner's own learning rate in a
-run that trains the network and its backprop baseline side by side). Each run is a normal run directory ``OUT/<condition>/seed<S>``; ``OUT/sweep.csv``
-has a row per run (parameters, seed, status, accuracy, final symmetry metrics per edge, wall
-time) and ``OUT/plots`` the comparison figures. A run that fails or diverges is recorded as such
-and the others go on. Running the same sweep into the same directory again resumes it: runs that
-finished (ok or diverged) are read back, interrupted and failed runs are run again
-(``--skip-failed`` keeps failed ones). Ctrl-C or SIGTERM stops the sweep and its worker
-processes within seconds, keeps every finished run and marks the others ``interrupted``.
-Worker processes use one BLAS thread each.
+run that trains the network and its backprop baseline side by side). Each run is a normal run
+directory ``OUT/<condition>/seed<S>``; ``OUT/sweep.csv`` has a row per run (parameters, seed,
+status, accuracy, final symmetry metrics per edge, forgetting measures of task runs, wall
+time) and ``OUT/plots`` the comparison figures; task runs (data.tasks) add
+``OUT/forgetting.json``, each learner's measures per setting over seeds and its best setting.
+A run that fails or diverges is recorded as such and the others go on. Running the same sweep
+into the same directory again resumes it: runs that finished (ok or diverged) are read back,
+interrupted and failed runs are run again (``--skip-failed`` keeps failed ones). Ctrl-C or
+SIGTERM stops the sweep and its worker processes within seconds, keeps every finished run and
+marks the others ``interrupted``. Worker processes use one BLAS thread each.
 """
 
 from __future__ import annotations
