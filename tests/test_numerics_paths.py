@@ -90,3 +90,27 @@ def test_clock_phases_come_from_independent_named_streams(engine):
             assert np.mean(p) == pytest.approx(0.025, abs=0.003)  # uniform: std of mean 0.0005
             assert abs(np.corrcoef(p[:400], p[400:])[0, 1]) < 0.15
         assert abs(np.corrcoef(phases["a"], phases["b"])[0, 1]) < 0.15
+
+
+def test_the_one_frame_learning_path_equals_the_methods_it_inlines(monkeypatch):
+    """A learning synapse's arrivals take :meth:`Synapse.learn`, which inlines ``advance``,
+    ``transmit`` and ``arm``; forced through the generic :meth:`Synapse.run` (those methods)
+    the same network ends bit-identical, for learned, tied and decaying weights."""
+    from asyncpc import runner
+    from asyncpc import scenario as sc
+    from asyncpc.engines.unit.synapses import Synapse
+
+    def final(*sets):
+        net = runner.run(sc.load("xor", ["stimulus.epochs=1", "evaluation.every=0", *sets]),
+                         plots=False).network
+        return ([np.concatenate([m.ravel() for m in net.weights(e)]) for e in net.edge_names],
+                net.counters.delivered)
+
+    for sets in ([], ["edges.*.rule=tied"], ["edges.*.lam=0.0", "defaults.drift_theta=0.01"]):
+        fast = final(*sets)
+        with monkeypatch.context() as m:
+            m.setattr(Synapse, "own_weight", False)
+            slow = final(*sets)
+        assert fast[1] == slow[1] > 1000
+        for a, b in zip(fast[0], slow[0], strict=True):
+            assert np.array_equal(a, b), sets

@@ -118,13 +118,18 @@ class Neuron:
         if wake:
             self.poke()
         else:
-            self.drifted += delta
-            if abs(self.drifted) > self.drift_theta:
-                self.poke()
-            elif self.wake is not None and not self.alarmed:
-                # below threshold: a sleeping neuron still looks again within ``refresh``
-                self.alarmed = True
-                events.alarm(self.env, max(self.refresh, self.dt), self.wake)
+            self.drift_by(delta)
+
+    def drift_by(self, delta: float) -> None:
+        """The drift part of :meth:`inject` (subclasses add ``delta`` to their own input, then
+        poke or call this, in one frame: it is the path of every synaptic arrival)."""
+        self.drifted += delta
+        if abs(self.drifted) > self.drift_theta:
+            self.poke()
+        elif self.wake is not None and not self.alarmed:
+            # below threshold: a sleeping neuron still looks again within ``refresh``
+            self.alarmed = True
+            events.alarm(self.env, max(self.refresh, self.dt), self.wake)
 
     def start(self) -> None:
         if self.event_driven:
@@ -203,7 +208,10 @@ class RepresentationNeuron(Neuron):
 
     def inject(self, delta: float, wake: bool) -> None:
         self.fb += delta
-        super().inject(delta, wake)
+        if wake:
+            self.poke()
+        else:
+            self.drift_by(delta)
 
     def update(self, t: float) -> None:
         self.counters.neuron_updates += 1
@@ -294,7 +302,10 @@ class ErrorNeuron(Neuron):
 
     def inject(self, delta: float, wake: bool) -> None:
         self.mu_in += delta
-        super().inject(delta, wake)
+        if wake:
+            self.poke()
+        else:
+            self.drift_by(delta)
 
     def bias_at(self, t: float) -> float:
         return self.b + self.eta_bias * self.eps * (t - self.t_b)

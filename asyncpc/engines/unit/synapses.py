@@ -78,10 +78,15 @@ class Synapse:
         """Transmission delay: that of the presynaptic channel the synapse listens to."""
         return self.channel.delay
 
+    #: the class's own weight and drift (not a twin's): its learning arrivals may take the
+    #: one-frame path :meth:`learn`
+    own_weight = True
+
     def start(self) -> None:
         """Inject the initial current and start the process."""
         self.site.inject(self.c, False)
-        self.process = self.env.process(self.run(self.channel.head))
+        learn = self.plastic and self.own_weight
+        self.process = self.env.process((self.learn if learn else self.run)(self.channel.head))
         if self.plastic:
             self.drives().learners.append(self)
         self.arm(self.env.now)
@@ -106,6 +111,33 @@ class Synapse:
             else:
                 self.pre = value
                 self.transmit(True)
+
+    def learn(self, arrival):
+        """:meth:`run` of a learning synapse with its own weight, in one frame: each arrival
+        integrates the weight (:meth:`advance`), sends the new current (:meth:`transmit`) and
+        re-arms the alarm (:meth:`arm`), exactly as those methods do, without their calls
+        (the engine's hottest path; ``tests/test_numerics_paths.py`` checks it against them)."""
+        env, counters, site = self.env, self.counters, self.site
+        trace, inject = site.trace, site.inject
+        eta, lam, theta, h_min, h_max = self.eta, self.lam, site.theta, site.h_min, site.h_max
+        ring = self._ring
+        while True:
+            value, arrival = yield arrival
+            counters.delivered += 1
+            now = env.now
+            self.advance(now)
+            self.pre = value
+            w = self.w
+            c = w * value
+            if c != self.c:
+                inject(c - self.c, True)
+                self.c = c
+            h = drift_wait(abs(value * (eta * value * trace.v - lam * w)), theta, h_min, h_max)
+            self.due = due = now + h
+            alarm_at = self.alarm_at
+            if alarm_at is None or due < alarm_at:
+                self.alarm_at = due
+                env.timeout(h, due).callbacks.append(ring)
 
     def drift(self) -> float:
         """``dw/dt`` now (the weight integrated to now)."""
@@ -199,6 +231,7 @@ class TiedErrorSynapse(ErrorSynapse):
     """
 
     __slots__ = ("twin",)
+    own_weight = False
 
     def __init__(self, env: simpy.Environment, *, twin: PredictionSynapse, **kw) -> None:
         super().__init__(env, w=twin.w, eta=0.0, lam=0.0, **kw)
@@ -215,6 +248,33 @@ class TiedErrorSynapse(ErrorSynapse):
 
     def drives(self):
         return self.twin.site.trace  # B ≡ Wᵀ moves with the twin's post, eps_k
+
+    def learn(self, arrival):
+        """:meth:`run` of a learning synapse with its own weight, in one frame: each arrival
+        integrates the weight (:meth:`advance`), sends the new current (:meth:`transmit`) and
+        re-arms the alarm (:meth:`arm`), exactly as those methods do, without their calls
+        (the engine's hottest path; ``tests/test_numerics_paths.py`` checks it against them)."""
+        env, counters, site = self.env, self.counters, self.site
+        trace, inject = site.trace, site.inject
+        eta, lam, theta, h_min, h_max = self.eta, self.lam, site.theta, site.h_min, site.h_max
+        ring = self._ring
+        while True:
+            value, arrival = yield arrival
+            counters.delivered += 1
+            now = env.now
+            self.advance(now)
+            self.pre = value
+            w = self.w
+            c = w * value
+            if c != self.c:
+                inject(c - self.c, True)
+                self.c = c
+            h = drift_wait(abs(value * (eta * value * trace.v - lam * w)), theta, h_min, h_max)
+            self.due = due = now + h
+            alarm_at = self.alarm_at
+            if alarm_at is None or due < alarm_at:
+                self.alarm_at = due
+                env.timeout(h, due).callbacks.append(ring)
 
     def drift(self) -> float:
         twin = self.twin
