@@ -27,6 +27,7 @@ import re
 import signal
 import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -121,15 +122,33 @@ def worker_init() -> None:
 
 def _one(path: str, params: dict[str, str], seed: int, out: str, fixed: list[str]) -> dict:
     """Run one grid point (in a worker process); never raises."""
-    from .runner import run
     sets = [*fixed, *(f"{k}={v}" for k, v in params.items()), f"run.seed={seed}"]
     try:
-        result = run(load(path, sets), out=out, plots=False, force=True)
-        return result.summary
+        scenario = load(path, sets)
     except ScenarioError as exc:
         return {"status": "failed", "message": "; ".join(exc.problems)}
-    except Exception as exc:  # a crash in one run must not stop the sweep
+    return run_loaded(scenario, out)
+
+
+def run_loaded(scenario, out: str) -> dict:
+    """Run a resolved scenario into the run directory ``out``; return its summary. Never
+    raises: a crash in one run must not stop the sweep, it is a run with status failed."""
+    from .runner import run
+    try:
+        return run(scenario, out=out, plots=False, force=True).summary
+    except ScenarioError as exc:
+        return {"status": "failed", "message": "; ".join(exc.problems)}
+    except Exception as exc:
         return {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
+
+
+def run_locally(todo: list[tuple], workers: int) -> Iterator[tuple[int, dict, dict]]:
+    """Run ``todo`` in local worker processes; yield ``(j, summary, {})`` as runs finish (each
+    worker writes its run directory itself). Closing the generator (Ctrl-C) stops the
+    workers at once, whatever they were doing."""
+    with multiprocessing.Pool(max(1, workers), initializer=worker_init) as pool:
+        for j, summary in pool.imap_unordered(_task, todo):
+            yield j, summary, {}
 
 
 def row(params: dict[str, str], seed: int, summary: dict, run_dir: Path) -> dict:
@@ -194,8 +213,10 @@ def _task(item: tuple) -> tuple[int, dict]:
 
 def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, workers: int,
               out: str | Path, progress: bool = True, fixed: list[str] | None = None,
-              skip_failed: bool = False) -> list[dict]:
-    """Run the grid; ``fixed`` overrides (``key.path=value``) apply to every run.
+              skip_failed: bool = False, scheduler: str | None = None) -> list[dict]:
+    """Run the grid; ``fixed`` overrides (``key.path=value``) apply to every run. With
+    ``scheduler`` (a Dask scheduler's address) the runs are tasks on that cluster
+    (:mod:`asyncpc.cluster`), otherwise ``workers`` local processes run them.
 
     A rerun into the same ``out`` keeps the runs that finished (ok or diverged) and retries
     the interrupted and failed ones (``skip_failed`` keeps failed ones too). Ctrl-C or
@@ -224,22 +245,30 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     if progress and rows:
         print(f"resuming: {len(rows)} of {len(points)} runs already done", file=sys.stderr)
     interrupted = False
-    with multiprocessing.Pool(max(1, workers), initializer=worker_init) as pool:
-        try:
-            for j, summary in pool.imap_unordered(_task, todo):
-                params, seed = points[j]
-                run_dir = out / condition_name(params) / f"seed{seed}"
-                if summary.get("status") == "failed":  # recorded, so that a rerun knows
-                    run_dir.mkdir(parents=True, exist_ok=True)
-                    atomic_write(run_dir / "summary.json", json.dumps(summary).encode())
-                rows[j] = row(params, seed, summary, run_dir)
-                if progress:
-                    print(f"[{len(rows)}/{len(points)}] {condition_name(params)} seed {seed}: "
-                          f"{summary.get('status')} {summary.get('message', '')}".rstrip(),
-                          file=sys.stderr)
-        except KeyboardInterrupt:
-            interrupted = True
-            pool.terminate()  # the workers stop now, whatever they were doing
+    if scheduler:
+        from .cluster import connect, run_on_cluster
+        connect(scheduler).close()  # an unreachable cluster is bad input, reported now
+        results = run_on_cluster(todo, scheduler)
+    else:
+        results = run_locally(todo, workers)
+    try:
+        for j, summary, files in results:
+            params, seed = points[j]
+            run_dir = out / condition_name(params) / f"seed{seed}"
+            if files:  # a run made elsewhere: its directory comes back as files
+                write_run_dir(run_dir, files)
+            elif summary.get("status") in ("failed", "interrupted"):  # so that a rerun knows
+                run_dir.mkdir(parents=True, exist_ok=True)
+                atomic_write(run_dir / "summary.json", json.dumps(summary).encode())
+            rows[j] = row(params, seed, summary, run_dir)
+            if progress:
+                print(f"[{len(rows)}/{len(points)}] {condition_name(params)} seed {seed}: "
+                      f"{summary.get('status')} {summary.get('message', '')}".rstrip(),
+                      file=sys.stderr)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        results.close()  # local workers are terminated, cluster tasks cancelled
     for j, (params, seed) in enumerate(points):
         if j not in rows:
             rows[j] = row(params, seed, {"status": "interrupted",
@@ -259,6 +288,15 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     return ordered
 
 
+def write_run_dir(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Write a run directory that came back as files (replacing an earlier run there)."""
+    from .runner import prepare_out
+    prepare_out(run_dir, force=True)
+    for name, data in files.items():
+        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(run_dir / name, data)
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
     fields: list[str] = []
     for r in rows:
@@ -276,7 +314,8 @@ def cmd_sweep(args) -> int:
     try:
         rows = run_sweep(find_scenario(args.scenario), args.grid or [], seeds=args.seeds,
                          workers=args.workers, out=args.out, progress=not args.quiet,
-                         fixed=args.set or [], skip_failed=args.skip_failed)
+                         fixed=args.set or [], skip_failed=args.skip_failed,
+                         scheduler=args.scheduler)
     except KeyboardInterrupt:
         print(f"asyncpc: sweep interrupted; finished runs are kept, the others are marked "
               f"interrupted in {Path(args.out) / 'sweep.csv'} and rerun next time",
@@ -329,6 +368,10 @@ def add_parser(sub) -> None:
                     help="an override applied to every run (repeatable)")
     sp.add_argument("--seeds", type=positive, default=1, help="seeds 0..K-1 per condition")
     sp.add_argument("--workers", type=positive, default=2, help="parallel worker processes")
+    sp.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run every run as a task on the Dask cluster whose scheduler is at "
+                    "ADDRESS (e.g. tcp://host:8786; pip install 'asyncpc[cluster]'); "
+                    "default: local worker processes (--workers)")
     sp.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")
     sp.add_argument("--skip-failed", action="store_true",
                     help="on a rerun, keep failed runs as they are (default: retry them)")
