@@ -249,33 +249,6 @@ class TiedErrorSynapse(ErrorSynapse):
     def drives(self):
         return self.twin.site.trace  # B ≡ Wᵀ moves with the twin's post, eps_k
 
-    def learn(self, arrival):
-        """:meth:`run` of a learning synapse with its own weight, in one frame: each arrival
-        integrates the weight (:meth:`advance`), sends the new current (:meth:`transmit`) and
-        re-arms the alarm (:meth:`arm`), exactly as those methods do, without their calls
-        (the engine's hottest path; ``tests/test_numerics_paths.py`` checks it against them)."""
-        env, counters, site = self.env, self.counters, self.site
-        trace, inject = site.trace, site.inject
-        eta, lam, theta, h_min, h_max = self.eta, self.lam, site.theta, site.h_min, site.h_max
-        ring = self._ring
-        while True:
-            value, arrival = yield arrival
-            counters.delivered += 1
-            now = env.now
-            self.advance(now)
-            self.pre = value
-            w = self.w
-            c = w * value
-            if c != self.c:
-                inject(c - self.c, True)
-                self.c = c
-            h = drift_wait(abs(value * (eta * value * trace.v - lam * w)), theta, h_min, h_max)
-            self.due = due = now + h
-            alarm_at = self.alarm_at
-            if alarm_at is None or due < alarm_at:
-                self.alarm_at = due
-                env.timeout(h, due).callbacks.append(ring)
-
     def drift(self) -> float:
         twin = self.twin
         return twin.eta * twin.pre * twin.site.trace.v - twin.lam * twin.weight_at(self.env.now)
