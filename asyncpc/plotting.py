@@ -366,10 +366,57 @@ def image_grid(images: np.ndarray, titles: list[str], side: int, rows: int = 2) 
     return fig
 
 
+def task_errors(traces: list[dict], prefix: str) -> dict[str, np.ndarray]:
+    """Held-out error (%) of each task over the evaluations, one row per run: the
+    ``{prefix}task<k>_test_accuracy`` traces of runs with data.tasks, by task name."""
+    names = sorted({k[len(prefix):] for tr in traces for k in tr
+                    if k.startswith(prefix + "task") and k.endswith("_test_accuracy")})
+    out = {}
+    for name in names:
+        n = min(len(tr[prefix + name]) for tr in traces)
+        out[name.split("_")[0].replace("task", "task ")] = \
+            100 * (1 - np.array([tr[prefix + name][:n] for tr in traces]))
+    return out
+
+
+def draw_task_errors(ax: plt.Axes, t: np.ndarray, errors: dict[str, np.ndarray],
+                     onsets, ls: str = "-", suffix: str = "") -> None:
+    """Each task's held-out error over time (mean over runs, band = min to max) with the task
+    switches dotted."""
+    for j, (name, err) in enumerate(errors.items()):
+        x = t[:err.shape[1]]
+        line, = ax.plot(x, err.mean(axis=0), lw=1.2, ls=ls, color=f"C{j}",
+                        label=f"{name}{suffix}")
+        if len(err) > 1:
+            ax.fill_between(x, err.min(axis=0), err.max(axis=0), alpha=0.2,
+                            color=line.get_color())
+    for s in onsets[1:]:
+        ax.axvline(s, color="0.6", lw=0.6, ls=":")
+    ax.set(xlabel=TIME, ylabel="held-out error (%)", ylim=(0, 100))
+
+
+def plot_tasks(tr: dict) -> plt.Figure | None:
+    """With data.tasks: each task's held-out error over training, for the PC network (solid)
+    and the backprop baseline (dashed); dotted lines are the task switches."""
+    pc = task_errors([tr], "evaluation/")
+    if not pc:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    onsets = tr.get("stimulus/task_onsets", np.zeros(1))
+    draw_task_errors(ax, tr["accuracy/t"], pc, onsets, suffix=", PC network")
+    base = task_errors([tr], "evaluation/baseline_")
+    if base:
+        draw_task_errors(ax, tr["accuracy/t"], base, onsets, ls="--", suffix=", backprop")
+    ax.set(title="Each task's held-out error; dotted: task switches")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 PLOTS: dict[str, Callable[[dict], plt.Figure | None]] = {
     "energy": plot_energy, "activity": plot_activity, "accuracy": plot_accuracy,
     "messages": plot_messages, "symmetry": plot_symmetry, "raster": plot_raster,
-    "confusion": plot_confusion, "outputs": plot_outputs,
+    "confusion": plot_confusion, "outputs": plot_outputs, "tasks": plot_tasks,
 }
 
 
@@ -510,38 +557,33 @@ def plot_forgetting(out: str | Path, rows: list[dict], report: dict) -> Path | N
         for ax, (name, rep) in zip(axes[0], learners, strict=False):
             best = rep["settings"][rep["best"]]
             trs = [load_traces(d) for d in best["runs"]]
-            tasks = sorted({k[len(prefixes[name]):] for tr in trs for k in tr
-                            if k.startswith(prefixes[name] + "task")
-                            and k.endswith("_test_accuracy")})
-            for key in tasks:
-                n = min(len(tr[prefixes[name] + key]) for tr in trs)
-                err = 100 * (1 - np.array([tr[prefixes[name] + key][:n] for tr in trs]))
-                t = trs[0]["accuracy/t"][:n]
-                line, = ax.plot(t, err.mean(axis=0), lw=1.2,
-                                label=key.split("_")[0].replace("task", "task "))
-                ax.fill_between(t, err.min(axis=0), err.max(axis=0), alpha=0.2,
-                                color=line.get_color())
-            for t in trs[0].get("stimulus/task_onsets", ())[1:]:
-                ax.axvline(t, color="0.6", lw=0.6, ls=":")
+            draw_task_errors(ax, trs[0]["accuracy/t"], task_errors(trs, prefixes[name]),
+                             trs[0].get("stimulus/task_onsets", np.zeros(1)))
             me = best["mean_error"]
-            ax.set(xlabel=TIME, ylabel="held-out error (%)", ylim=(0, 100),
-                   title=f"{titles[name]}, {rep['best']}\nmean error {100 * me['mean']:.1f} % "
+            ax.set(title=f"{titles[name]}, {rep['best']}\nmean error {100 * me['mean']:.1f} % "
                          f"({len(trs)} seeds)")
             ax.title.set_fontsize(8)
             ax.legend(fontsize=7)
         ax = axes[0, -1]
-        for j, (name, rep) in enumerate(learners):
+        numeric = True
+        for name, rep in learners:
             names = list(rep["settings"])
+            values = [next(iter(rep["settings"][n]["params"].values()), n) for n in names]
+            xs = [_number(v) for v in values]
+            numeric = numeric and all(isinstance(x, float) for x in xs)
+            xs = xs if numeric else list(range(len(names)))
             mean = np.array([100 * rep["settings"][n]["mean_error"]["mean"] for n in names])
             lo = mean - [100 * rep["settings"][n]["mean_error"]["min"] for n in names]
             hi = [100 * rep["settings"][n]["mean_error"]["max"] for n in names] - mean
-            x = np.arange(len(names)) + 0.1 * j
-            ax.errorbar(x, mean, yerr=[lo, hi], fmt="o-", ms=4, capsize=3, label=titles[name])
-            for xi, n, m in zip(x, names, mean, strict=True):
-                ax.annotate(n.split("=")[-1], (xi, m), fontsize=6, xytext=(3, 3),
-                            textcoords="offset points")
-        ax.set(xlabel="setting (its learning rate beside each point)",
-               ylabel="mean held-out error over training (%)", title="every setting")
+            order = np.argsort(xs)
+            ax.errorbar(np.asarray(xs)[order], mean[order], yerr=[lo[order], hi[order]],
+                        fmt="o-", ms=4, capsize=3, label=titles[name])
+        if numeric:
+            ax.set_xscale("log")
+        ax.set(xlabel="learning rate (each learner its own)",
+               ylabel="mean held-out error over training (%)",
+               title="every setting: mean over seeds, bars = min to max")
+        ax.title.set_fontsize(8)
         ax.legend(fontsize=7)
         fig.tight_layout()
         return _save(fig, Path(out) / "plots" / "forgetting.png")

@@ -109,6 +109,15 @@ def test_split_digits_records_each_tasks_error_for_both_learners_and_the_switche
         assert 0.0 <= f["mean_error"] <= 1.0
     assert s["tasks"]["baseline"]["interference"] > 0.05
     assert s["tasks"]["switches"] == onsets[1:].tolist()
+    # the run's figure: each task's error for both learners, the switches marked
+    from asyncpc.plotting import plot_tasks
+    fig = plot_tasks(tr)
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert labels == ["task 1, PC network", "task 2, PC network", "task 1, backprop",
+                      "task 2, backprop"]
+    assert ax.get_lines()[0].get_ydata() == pytest.approx(
+        100 * (1 - tr["evaluation/task1_test_accuracy"]))
 
 
 def test_data_tasks_are_checked():
