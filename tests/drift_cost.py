@@ -8,7 +8,8 @@ Rows: the earlier numerics (``drift_theta = 1e9``: currents re-sent only every `
 at shrinking ``refresh``, and the drift rule at shrinking ``drift_theta`` (``refresh`` 2).
 Error: the largest difference of any weight from the reference, over the largest weight
 change the reference made (relative to what was learned). Wall time of each run, in one
-process, one after another; printed as the README's table:  python tests/drift_cost.py
+process, one after another; printed as the README's table:
+python tests/drift_cost.py [ENGINE [PRESENTATION]]   (e.g. population 10)
 """
 
 import dataclasses
@@ -35,7 +36,7 @@ def run(engine: str, drift_theta: float, refresh: float) -> tuple[float, list, i
     y = np.eye(10)[rng.integers(0, 10, 2)]
     net = build(graph, engine=engine, seed=0)
     stim = Stimulus(net, Dataset("digit-like", {"input": x, "label": y}),
-                    clamp=["input", "label"], presentation=10.0, rng=rng_for(0, "stimulus"))
+                    clamp=["input", "label"], presentation=float(sys.argv[2]) if len(sys.argv) > 2 else 10.0, rng=rng_for(0, "stimulus"))
     start = time.perf_counter()
     net.run(stim.duration)
     wall = time.perf_counter() - start
@@ -67,4 +68,4 @@ def main(engines=("unit", "population")) -> None:
 
 
 if __name__ == "__main__":
-    main(tuple(sys.argv[1:]) or ("unit", "population"))
+    main(tuple(sys.argv[1:2]) or ("unit", "population"))

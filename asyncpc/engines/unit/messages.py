@@ -114,18 +114,24 @@ class Trace:
     ``c = 0``.
     """
 
-    __slots__ = ("lam", "z", "c", "t", "v", "learners", "v_told")
+    __slots__ = ("lam", "z", "c", "t", "v", "learners", "v_told", "scale", "tolerance")
 
-    def __init__(self, lam: float, t: float, v: float) -> None:
+    def __init__(self, lam: float, t: float, v: float, tolerance: float = 0.0) -> None:
         self.lam = lam
         self.z = 0.0
         self.c = 0.0
         self.t = t
         self.v = v
         #: learning synapses whose drift depends on ``v``; told (``rearm``) whenever ``v`` has
-        #: moved by more than half of what it was when they were last told
+        #: moved by more than half of what it was when they were last told, unless the move
+        #: cannot matter: ``scale`` bounds how fast a move of ``v`` by 1 changes a learner's
+        #: current (``|eta · pre²|``, raised by the learners as they hear ``pre``), and a move
+        #: by ``Δv`` with ``Δv · scale ≤ tolerance`` (``drift_theta / (2 · refresh)``) adds at
+        #: most ``drift_theta / 2`` to what any learner leaves unsent before its alarm
         self.learners: list = []
         self.v_told = v
+        self.scale = 0.0
+        self.tolerance = tolerance
 
     def at(self, t: float) -> tuple[float, float]:
         dt = t - self.t
@@ -147,7 +153,9 @@ class Trace:
                 self.z = self.at(t)[0]
             self.t = t
         self.v = v
-        if self.learners and abs(v - self.v_told) > 0.5 * abs(self.v_told):
+        moved = abs(v - self.v_told)
+        if self.learners and moved > 0.5 * abs(self.v_told) and moved * self.scale > \
+                self.tolerance:
             self.v_told = v
             for synapse in self.learners:
                 synapse.rearm(t)

@@ -102,7 +102,9 @@ class Neuron:
         key = (signal, lam)
         trace = self.traces.get(key)
         if trace is None:
-            trace = self.traces[key] = Trace(lam, self.env.now, self.signal(signal))
+            trace = self.traces[key] = Trace(lam, self.env.now, self.signal(signal),
+                                             self.drift_theta / (2.0 * max(self.refresh,
+                                                                           self.dt)))
         return Site(trace, self.inject, theta=self.drift_theta, h_min=self.dt,
                     h_max=max(self.refresh, self.dt))
 

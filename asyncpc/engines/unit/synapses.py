@@ -127,6 +127,9 @@ class Synapse:
             now = env.now
             self.advance(now)
             self.pre = value
+            scale = abs(eta * value * value)
+            if scale > trace.scale:
+                trace.scale = scale
             w = self.w
             c = w * value
             if c != self.c:
@@ -139,6 +142,10 @@ class Synapse:
                 self.alarm_at = due
                 env.timeout(h, due).callbacks.append(ring)
 
+    def scale(self) -> float:
+        """How fast the current changes per unit change of ``post`` (``|eta · pre²|``)."""
+        return abs(self.eta * self.pre * self.pre)
+
     def drift(self) -> float:
         """``dw/dt`` now (the weight integrated to now)."""
         return self.eta * self.pre * self.site.trace.v - self.lam * self.w
@@ -147,7 +154,8 @@ class Synapse:
         """Set the alarm for when the current will have drifted by ``theta`` (module doc)."""
         if not self.plastic:
             return
-        site = self.site
+        site, trace = self.site, self.drives()
+        trace.scale = max(trace.scale, self.scale())
         h = drift_wait(abs(self.pre * self.drift()), site.theta, site.h_min, site.h_max)
         self.due = due = t + h
         alarm_at = self.alarm_at
@@ -248,6 +256,9 @@ class TiedErrorSynapse(ErrorSynapse):
 
     def drives(self):
         return self.twin.site.trace  # B ≡ Wᵀ moves with the twin's post, eps_k
+
+    def scale(self) -> float:
+        return math.inf  # the twin's pre moves unseen by this synapse: always re-arm
 
     def drift(self) -> float:
         twin = self.twin
