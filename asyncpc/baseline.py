@@ -56,8 +56,8 @@ class Chain:
     @classmethod
     def of(cls, graph: nx.DiGraph, source: str, target: str) -> Chain:
         try:
-            return cls(nx.shortest_path(graph, source, target))
-        except nx.NetworkXNoPath:
+            return cls(max(nx.all_simple_paths(graph, source, target), key=len))
+        except (nx.NetworkXNoPath, ValueError):  # max() of no paths
             raise ValueError(f"no chain of edges from {source!r} to {target!r}") from None
 
     @property

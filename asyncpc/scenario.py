@@ -463,6 +463,12 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
         elif not _chain_exists(data["edges"], src, tgt):
             problems.append(f"{where}: baseline.kind: expected a chain of edges from "
                             f"data.input {src!r} to data.label {tgt!r}")
+        else:
+            extra = _off_chain(data["edges"], src, tgt)
+            if extra:
+                problems.append(f"{where}: baseline.kind: the backprop baseline has the "
+                                f"architecture of one chain {src!r} → … → {tgt!r}; expected no "
+                                f"other edges into it, got {', '.join(extra)}")
     read = data["populations"].get(data["evaluation"]["read"])
     if read is not None and data["evaluation"]["readout"] == "argmax" and read.get("n") == 1:
         problems.append(f"{where}: evaluation.readout: argmax over the single neuron of "
@@ -533,6 +539,15 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
 def _chain_exists(edges: list[dict], source: str, target: str) -> bool:
     graph = nx.DiGraph([(e["source"], e["target"]) for e in edges])
     return source in graph and target in graph and nx.has_path(graph, source, target)
+
+
+def _off_chain(edges: list[dict], source: str, target: str) -> list[str]:
+    """Edges into the populations of the path ``source → target`` other than the path's own
+    (skip edges, a second path, inputs from elsewhere), which a chain baseline would ignore."""
+    graph = nx.DiGraph([(e["source"], e["target"]) for e in edges])
+    path = max(nx.all_simple_paths(graph, source, target), key=len)
+    own = set(zip(path, path[1:], strict=False))
+    return [f"{a} -> {b}" for a, b in graph.edges if b in path[1:] and (a, b) not in own]
 
 
 def _normal_below_zero(d: dict) -> float:

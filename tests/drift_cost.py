@@ -24,19 +24,23 @@ from asyncpc.engines import build
 from asyncpc.model import rng_for
 from asyncpc.stimulus import Stimulus
 
+#: time each sample is held (``python tests/drift_cost.py ENGINE PRESENTATION``)
+PRESENTATION = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
+
 
 def run(engine: str, drift_theta: float, refresh: float) -> tuple[float, list, int]:
     graph = digits_shaped()
     for name in graph.nodes:
         spec = graph.nodes[name]["spec"]
-        graph.nodes[name]["spec"] = dataclasses.replace(spec, drift_theta=drift_theta, theta=0.0,
-                                                        refresh=refresh)
+        graph.nodes[name]["spec"] = dataclasses.replace(spec, drift_theta=drift_theta,
+                                                        theta=0.0, refresh=refresh)
     rng = rng_for(0, "bench digits")
     x = (rng.random((2, 64)) < 0.3) * rng.random((2, 64))
     y = np.eye(10)[rng.integers(0, 10, 2)]
     net = build(graph, engine=engine, seed=0)
     stim = Stimulus(net, Dataset("digit-like", {"input": x, "label": y}),
-                    clamp=["input", "label"], presentation=float(sys.argv[2]) if len(sys.argv) > 2 else 10.0, rng=rng_for(0, "stimulus"))
+                    clamp=["input", "label"], presentation=PRESENTATION,
+                    rng=rng_for(0, "stimulus"))
     start = time.perf_counter()
     net.run(stim.duration)
     wall = time.perf_counter() - start

@@ -81,3 +81,18 @@ def test_a_baseline_needs_a_chain_from_input_to_label(tmp_path):
                     'readout = "threshold"\n[baseline]\nkind = "backprop"\n')
     with pytest.raises(sc.ScenarioError, match="baseline.kind: expected a chain of edges"):
         sc.load(path)
+
+
+def test_a_baseline_refuses_edges_its_chain_would_ignore(tmp_path):
+    base = ('[populations.input]\nn = 2\n[populations.hidden]\nn = 2\n'
+            '[populations.label]\nn = 1\n[[edges]]\nsource = "input"\ntarget = "hidden"\n'
+            '[[edges]]\nsource = "hidden"\ntarget = "label"\n[data]\nkind = "xor"\n'
+            '[stimulus]\nclamp = ["input", "label"]\n[evaluation]\nread = "label"\n'
+            'readout = "threshold"\n[baseline]\nkind = "backprop"\n')
+    path = tmp_path / "s.toml"
+    path.write_text(base)
+    sc.load(path)  # the plain chain is accepted
+    path.write_text(base + '[[edges]]\nsource = "input"\ntarget = "label"\n')
+    with pytest.raises(sc.ScenarioError, match="expected no other edges into it, got "
+                                               "input -> label"):
+        sc.load(path)

@@ -146,7 +146,7 @@ def shipped_settings_error(dt, engine, oracle, seeds=4, **kw):
 
 def test_the_shipped_settings_converge_to_the_ode_first_order(engine, delayed_oracle):
     errors = [shipped_settings_error(dt, engine, delayed_oracle) for dt in (0.04, 0.02, 0.01)]
-    # measured (mean of 4 seeds): unit 6.0e-3 / 2.1e-3 / 9.2e-4, population 3.3e-3 / 1.7e-3 /
+    # measured (mean of 4 seeds): unit 6.0e-3 / 2.0e-3 / 9.2e-4, population 3.3e-3 / 1.7e-3 /
     # 7.6e-4 — each halving of dt and the thresholds about halves the error
     assert errors[0] / errors[1] > 1.5 and errors[1] / errors[2] > 1.5
     assert errors[2] < 2.5e-3
