@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates every figure in plots/ from the shipped scenarios (about 40 minutes on 2 cores):
+# Regenerates every figure in plots/ from the shipped scenarios (about 95 minutes on 2 cores):
 #   bash plots/regenerate.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,3 +34,10 @@ asyncpc sweep xor --set 'edges.*.delay.dist=lognormal' --grid 'edges.*.delay.mea
   --grid 'edges.*.delay.std=0.005,0.1' --grid 'populations.*.theta=0.01,0.05' \
   --grid 'edges.*.lam=0,2e-4' --seeds 1 --workers 2 --out runs/study4x --quiet
 cp runs/study4x/plots/final_vs_edges_delay_mean.png plots/study4x_final_vs_delay.png
+# forgetting on real data (README, "Against backprop"; 12 runs, ~55 minutes)
+asyncpc sweep split_digits --grid 'edges.*.eta_w=0.005,0.01,0.02' --with 'baseline.eta=0.01,0.03,0.1' \
+  --seeds 4 --workers 2 --out runs/split_digits_study --quiet
+cp runs/split_digits_study/plots/forgetting.png plots/split_digits_forgetting.png
+asyncpc plot 'runs/split_digits_study/edges._.eta_w=0.01,baseline.eta=0.03-c61f163c/seed0' --kind tasks
+cp 'runs/split_digits_study/edges._.eta_w=0.01,baseline.eta=0.03-c61f163c/seed0/plots/tasks.png' \
+  plots/split_digits_tasks.png
