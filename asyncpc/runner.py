@@ -239,16 +239,15 @@ class Scorer:
                         out["baseline_outputs"] = ev.outputs[0]
         return out
 
-
     def per_task(self, ev: Evaluation, prefix: str = "") -> dict[str, float]:
         """Each task's test accuracy (``task<k>_test_accuracy``, k from 1), scored from the
         test evaluation's outputs on that task's samples (data.tasks)."""
-        task = self.sets["test"].task
-        if task is None:
+        test = self.sets["test"]
+        if test.task is None:
             return {}
         return {f"{prefix}task{k + 1}_test_accuracy":
-                score(ev.outputs[task == k], ev.targets[task == k], self.cfg.readout,
-                      self.cfg.threshold).accuracy for k in range(int(task.max()) + 1)}
+                score(ev.outputs[test.task == k], ev.targets[test.task == k], self.cfg.readout,
+                      self.cfg.threshold).accuracy for k in range(test.n_tasks)}
 
 
 def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experiment:
@@ -279,7 +278,7 @@ def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experi
                         zoom_every=zoom_every)
     if stimulus is not None:
         stimulus.on_end = recorder.presentation_end
-        if scorer is not None and dataset.task is not None:
+        if by_task and scorer is not None:
             stimulus.on_task = task_evaluations(net, recorder, sec.evaluation.every)
         if baseline is not None:  # one backprop step per presentation, on its sample
             def end() -> None:

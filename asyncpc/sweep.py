@@ -246,8 +246,7 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
         print(f"resuming: {len(rows)} of {len(points)} runs already done", file=sys.stderr)
     interrupted = False
     if scheduler:
-        from .cluster import connect, run_on_cluster
-        connect(scheduler).close()  # an unreachable cluster is bad input, reported now
+        from .cluster import run_on_cluster  # an unreachable cluster: ScenarioError, first
         results = run_on_cluster(todo, scheduler)
     else:
         results = run_locally(todo, workers)

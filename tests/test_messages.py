@@ -78,6 +78,39 @@ def test_trace_differences_stay_exact_when_the_integral_is_huge():
     assert abs((z1 - z0) - exact) > 1e-10  # the plain total alone would be off
 
 
+def test_a_trace_tells_its_learners_of_a_move_only_when_it_can_matter():
+    """``Trace.set`` re-arms the learning synapses on it when ``post`` moved by more than half
+    since they were last told AND the move ``Δv`` could change what one of them leaves unsent
+    before its alarm by more than ``drift_theta / 2``: ``Δv · scale > drift_theta / (2 h_max)``
+    with ``scale = max |eta · pre²|``."""
+    told = []
+
+    class Learner:
+        def rearm(self, t):
+            told.append(t)
+
+    theta, h_max, scale = 1e-3, 2.0, 0.04  # eta 0.01, pre 2
+    trace = Trace(0.0, 0.0, 1.0, theta / (2.0 * h_max))
+    trace.learners.append(Learner())
+    trace.scale = scale
+    threshold = trace.tolerance / scale  # the largest move that cannot matter: 6.25e-3
+    trace.v_told = trace.v = 0.001  # near zero every move is "more than half"
+    trace.set(1.0, 0.001 + 0.9 * threshold)
+    assert told == []  # more than half, but harmless
+    trace.set(2.0, 0.001 + 1.1 * threshold)
+    assert told == [2.0] and trace.v_told == 0.001 + 1.1 * threshold
+    # the relative rule still applies: a large but less-than-half move is not told
+    trace.v_told = trace.v = 1.0
+    trace.set(3.0, 1.4)
+    assert told == [2.0]
+    trace.set(4.0, 1.6)
+    assert told == [2.0, 4.0]
+    # negative control: with scale 0 (no learner has heard pre yet) nothing is ever told
+    trace.scale = 0.0
+    trace.set(5.0, -100.0)
+    assert told == [2.0, 4.0]
+
+
 def test_prediction_reaches_error_neuron_exactly_one_delay_after_the_change():
     pops = [ap.PopulationSpec("s", 1, dt=0.125), ap.PopulationSpec("t", 1, dt=0.125)]
     edges = [ap.EdgeSpec("s", "t", w_values=((2.0,),), rule="fixed",
