@@ -28,7 +28,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import simpy
-from simpy.events import Event
+from simpy.events import NORMAL, Event
 
 from .datasets import Dataset
 from .engines import Network, PopulationNetwork, build
@@ -133,7 +133,7 @@ def measure_floor(senders: list[tuple[int, list[tuple[float, int]]]], duration: 
         step = duration / count
         for _ in range(count):
             yield env.timeout(step)
-            send_down(env, chans, None)  # as the engine's Axon.send does
+            send_down(env, chans, None, NORMAL)  # as the engine's Axon.send does
 
     def clock(count, step):
         for _ in range(count):

@@ -49,7 +49,7 @@ def cmd_run(args) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         result = run(scenario, out=out, progress=not args.quiet, plots=not args.no_plots,
-                     force=args.force)
+                     force=args.force, ranks=args.ranks)
     finally:
         signal.signal(signal.SIGTERM, previous)
     s = result.summary
@@ -70,9 +70,11 @@ def _overrides(args) -> list[str]:
 
 
 def _report(s: dict, out: Path) -> str:
+    def g(v, spec=".4g"):  # JSON has no inf or NaN: a diverged run's numbers may be null
+        return "inf/NaN" if v is None else format(v, spec)
     lines = [f"{s['scenario']} (seed {s['seed']}): {s['status']} at t = {s['sim_time']:g} "
              f"in {s['wall_seconds']:.1f} s",
-             f"  energy {s['energy']['initial']:.4g} -> {s['energy']['final']:.4g}; "
+             f"  energy {g(s['energy']['initial'])} -> {g(s['energy']['final'])}; "
              f"{s['events']['delivered']} messages delivered"
              + (f" ({s['messages_per_sample']:.0f} per sample)" if s["messages_per_sample"]
                 else "")]
@@ -90,14 +92,14 @@ def _report(s: dict, out: Path) -> str:
     if "generation" in s:
         lines.append(f"  generated from each label: mean absolute error "
                      f"{s['generation']['mean_abs_error']:.3g} against its pattern")
-    states = [f"{name}[{k}] = {v:.7g}" for name, values in s.get("final_states", {}).items()
+    states = [f"{name}[{k}] = {g(v, '.7g')}" for name, values in s.get("final_states", {}).items()
               for k, v in values.items()]
     if 0 < len(states) <= 4:
         lines.append("  final states: " + ", ".join(states))
     for name, m in s["symmetry"].items():
         flag = "  [non-local weight transport]" if m["nonlocal"] else ""
-        lines.append(f"  {name} ({m['rule']}): angle(W, Bᵀ) {m['angle_deg']:.2f}°, "
-                     f"‖W−Bᵀ‖/‖W‖ {m['rel_diff']:.3g}{flag}")
+        lines.append(f"  {name} ({m['rule']}): angle(W, Bᵀ) {g(m['angle_deg'], '.2f')}°, "
+                     f"‖W−Bᵀ‖/‖W‖ {g(m['rel_diff'], '.3g')}{flag}")
     lines.append(f"  run directory: {out}")
     return "\n".join(lines)
 
@@ -126,6 +128,7 @@ def cmd_show(args) -> int:
 
     from .engines import build
     scenario = load(find_scenario(args.scenario), args.set)
+    split = _split_report(scenario, args.ranks) if args.ranks is not None else None
     net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
     print(f"{scenario.name}: {scenario.data['run']['description']}")
     print(f"{'population':<12}{'n':>6}  {'activation':<11}{'σ²':>6}  errors  clamped by stimulus")
@@ -146,7 +149,22 @@ def cmd_show(args) -> int:
     if args.graphml:
         nx.write_graphml(net.neuron_graph(), writable(args.graphml, "--graphml"))
         print(f"neuron-level graph written to {args.graphml}")
+    if split is not None:
+        print(split)
     return 0
+
+
+def _split_report(scenario, ranks: int) -> str:
+    """How ``run --ranks`` would split the network (or why it cannot)."""
+    from .mpi import check_split
+    p = check_split(scenario, ranks)
+    lines = [f"split over {ranks} processes: window (lookahead) {p.lookahead:g}, "
+             f"{p.crossing} of {int(p.synapses.sum())} synapses cross between processes, "
+             f"largest share {p.imbalance:.3f}× the mean"]
+    for r in range(ranks):
+        lines.append(f"  rank {r}: {int(p.synapses[r])} synapses, {int(p.neurons[r])} neurons "
+                     f"({p.cut[r]})")
+    return "\n".join(lines)
 
 
 def cmd_list(args) -> int:
@@ -166,6 +184,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="asyncpc", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"asyncpc {__version__}")
@@ -183,6 +211,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     sp.add_argument("--quiet", action="store_true", help="no progress display or report")
     sp.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    sp.add_argument("--ranks", type=_positive, default=1, metavar="N",
+                    help="split the network over N MPI processes (unit engine; needs "
+                         "asyncpc[mpi]); the result equals the run on one, bit for bit")
     sp.set_defaults(func=cmd_run)
 
     from .plotting import PLOTS
@@ -199,6 +230,8 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("show", help="populations, neuron and synapse counts, minimum delay")
     scenario_args(sp)
     sp.add_argument("--graphml", metavar="FILE", help="export the neuron-level graph")
+    sp.add_argument("--ranks", type=_positive, metavar="N",
+                    help="also show how run --ranks N would split the network")
     sp.set_defaults(func=cmd_show)
 
     sp = sub.add_parser("list", help="the shipped scenarios, one line each")

@@ -46,6 +46,7 @@ import numpy as np
 
 from .engines import Engine
 from .engines.base import Diverged
+from .engines.events import world_timeout
 from .metrics import feedback_angle, symmetry
 
 
@@ -113,20 +114,20 @@ class Recorder:
     def run(self):
         while True:
             self.sample()
-            yield self.net.env.timeout(self.every)
+            yield world_timeout(self.net.env, self.every)
 
     def run_evaluations(self):
         while True:
-            yield self.net.env.timeout(self.eval_every)
+            yield world_timeout(self.net.env, self.eval_every)
             self.record_accuracy()
 
     def run_zoom(self, start: float):
         env = self.net.env
         if start > env.now:
-            yield env.timeout(start - env.now)
+            yield world_timeout(env, start - env.now)
         while True:
             self.snapshot("zoom")
-            yield env.timeout(self.zoom_every)
+            yield world_timeout(env, self.zoom_every)
 
     def presentation_end(self) -> None:
         """Record the converged state of the presentation that is ending."""
@@ -197,6 +198,7 @@ class Recorder:
         out["accuracy/t"] = np.asarray(self.accuracy_t, dtype=float)
         out["accuracy"] = np.asarray(self.accuracy, dtype=float)
         r = np.asarray(self.raster, dtype=float).reshape(-1, 3)
+        r = r[np.lexsort((r[:, 2], r[:, 1], r[:, 0]))]  # same-time emissions by neuron
         out["raster/t"] = r[:, 0]
         out["raster/pop"] = r[:, 1].astype(int)
         out["raster/index"] = r[:, 2].astype(int)

@@ -44,6 +44,7 @@ from .datasets import (
     xor,
 )
 from .engines import Diverged, Engine, build
+from .engines.events import world_timeout
 from .evaluation import Evaluation, evaluate, score
 from .metrics import forgetting, pc_vs_backprop, symmetry
 from .model import rng_for
@@ -250,12 +251,14 @@ class Scorer:
                       self.cfg.threshold).accuracy for k in range(test.n_tasks)}
 
 
-def build_experiment(scenario: Scenario, checked: tuple | None = None) -> Experiment:
+def build_experiment(scenario: Scenario, checked: tuple | None = None, ranks: int = 1
+                     ) -> Experiment:
     """Build the network, stimulus, scorer and recorder of ``scenario`` (``checked``: what
-    :func:`check` returned for it, if it was already called)."""
+    :func:`check` returned for it, if it was already called; ``ranks`` > 1: the network split
+    over the MPI processes this one is rank 0 of, :mod:`asyncpc.mpi`)."""
     dataset, test_set, duration = checked or check(scenario)
     sec = scenario.sections
-    net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
+    net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed, ranks=ranks)
     st, rec = sec.stimulus, sec.record
     stimulus = None
     if dataset is not None and st.clamp and st.epochs > 0:
@@ -300,7 +303,7 @@ def task_evaluations(net: Engine, recorder: Recorder, every: float):
 
     def periodic(mine: int):
         while True:
-            yield net.env.timeout(every)
+            yield world_timeout(net.env, every)
             if turn[0] != mine:
                 return
             evaluate_once()
@@ -360,7 +363,9 @@ def collect(exp: Experiment, status: str, message: str, wall: float) -> RunResul
     if exp.stimulus is not None and "zoom/t" in traces:
         onsets = np.asarray(exp.stimulus.onsets)
         traces["zoom/onsets"] = onsets[onsets >= traces["zoom/t"][0]]
-    summary = make_summary(exp.scenario, exp.net, traces, exp.stimulus, status, message, wall)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's states may be huge
+        summary = make_summary(exp.scenario, exp.net, traces, exp.stimulus, status, message,
+                               wall)
     if scorer is not None and scorer.baseline is not None:
         bl = exp.scenario.sections.baseline
         summary["baseline"] = {
@@ -395,13 +400,20 @@ def task_summary(scenario: Scenario, traces: dict[str, np.ndarray]) -> dict:
 
 
 def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = False,
-        plots: bool = True, force: bool = False, engine: str | None = None) -> RunResult:
+        plots: bool = True, force: bool = False, engine: str | None = None, ranks: int = 1
+        ) -> RunResult:
     """Run ``scenario`` (build, simulate, collect); with ``out``, write the run directory.
 
     ``engine`` (``"unit"`` or ``"population"``) overrides the scenario's ``run.engine``.
+    ``ranks`` > 1 splits the network over that many MPI processes (:mod:`asyncpc.mpi`; the
+    result is the same, bit for bit, and has no live network).
     """
     if engine is not None:
         scenario = scenario.with_overrides([f"run.engine={engine}"])
+    if ranks > 1:
+        from .mpi import launch
+        return launch(scenario, ranks=ranks, out=None if out is None else Path(out),
+                      progress=progress, plots=plots, force=force)
     checked = check(scenario)  # bad input is reported before anything is written
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
@@ -485,7 +497,8 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
                          for name, idx in scenario.sections.record.neurons.items()},
         "network": {"neurons": net.n_neurons, "synapses": net.n_synapses,
                     "processes": net.n_processes,
-                    "min_delay": net.min_delay()},
+                    "min_delay": net.min_delay(), "ranks": net.ranks},
+        **({"mpi": net.mpi_summary()} if net.ranks > 1 else {}),
         "version": __version__,
     }
 

@@ -13,6 +13,7 @@ import simpy
 
 from .datasets import Dataset
 from .engines import Engine
+from .engines.events import world_timeout
 
 
 class Stimulus:
@@ -82,7 +83,7 @@ class Stimulus:
                         hold = self.presentation
                         if self.jitter:
                             hold *= 1.0 + self.jitter * (2.0 * self.rng.random() - 1.0)
-                        yield env.timeout(hold)
+                        yield world_timeout(env, hold)
                         if self.on_end is not None:
                             self.on_end()
 

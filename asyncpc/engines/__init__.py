@@ -20,13 +20,24 @@ from .unit import Network
 ENGINES: dict[str, type[Engine]] = {"unit": Network, "population": PopulationNetwork}
 
 
-def build(graph: nx.DiGraph, *, engine: str = "unit", **kwargs: Any) -> Engine:
+def build(graph: nx.DiGraph, *, engine: str = "unit", ranks: int = 1, **kwargs: Any) -> Engine:
     """Build the network of ``graph`` on the named engine (``"unit"`` or ``"population"``);
-    keyword arguments as for :class:`~asyncpc.engines.unit.Network`."""
+    keyword arguments as for :class:`~asyncpc.engines.unit.Network`. ``ranks`` > 1 (unit
+    engine, on rank 0 of that many MPI processes, the others serving): the network split over
+    them (:class:`~asyncpc.engines.unit.ranks.DistributedNetwork`)."""
     try:
         cls = ENGINES[engine]
     except KeyError:
         raise ValueError(f"unknown engine {engine!r}; expected one of {sorted(ENGINES)}") from None
+    if ranks > 1:
+        if engine != "unit":
+            raise ValueError(f"ranks > 1 needs the unit engine, not {engine!r}")
+        from .unit.ranks import DistributedNetwork
+        net = DistributedNetwork(graph, **kwargs)
+        if net.ranks != ranks:
+            net.close()
+            raise ValueError(f"ranks = {ranks}, but MPI has {net.ranks} processes")
+        return net
     return cls(graph, **kwargs)
 
 

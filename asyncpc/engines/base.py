@@ -77,6 +77,8 @@ class Engine:
     """
 
     kind = "abstract"
+    #: processes the network runs on (:mod:`asyncpc.engines.unit.ranks` splits one over MPI)
+    ranks = 1
 
     def __init__(self, graph: nx.DiGraph, *, seed: int = 0, plastic: bool = True,
                  env: simpy.Environment | None = None) -> None:

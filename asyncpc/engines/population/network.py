@@ -68,6 +68,7 @@ from simpy.events import Event
 
 from ...activations import activation
 from ...model import EdgeSpec, PopulationSpec, rng_for
+from .. import events
 from ..base import Counters, Diverged, Engine, drift_wait, sampled_delays
 from ..events import alarm
 
@@ -525,12 +526,13 @@ class PopulationNetwork(Engine):
                 p.plastic for p in (*pop.incoming, *pop.feedback))
             pop.t = pop.t_b = t
             pop.start()
+        events.initialise(self.env)  # the ordering rule of engines/events.py
 
     # -- the interface -------------------------------------------------------------------------
     def run(self, until: float) -> None:
         # overflow is detected where it happens (Diverged), not reported as numpy warnings
         with np.errstate(over="ignore", invalid="ignore"):
-            self.env.run(until=until)
+            events.advance(self.env, until)
 
     def clamp(self, name: str, values) -> None:
         pop = self.populations[name]

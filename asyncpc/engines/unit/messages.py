@@ -5,9 +5,10 @@ distinct transmission delay; every synapse whose delay equals the channel's wait
 channel, so one timeout wakes the whole group (SPEC §2). A message sent at ``t`` over a channel
 of delay ``d`` is delivered at exactly ``t + d``.
 
-Delivery order is FIFO: SimPy processes same-time events in the order they were scheduled, and
-a channel chains its arrival events (each arrival carries the event of the next one), so a
-synapse that is resumed late still sees every message, once, in sending order.
+Same-time messages are delivered in the order of their sending neurons (the ordering rule of
+:mod:`asyncpc.engines.events`), each neuron's in sending order, and a channel chains its
+arrival events (each arrival carries the event of the next one), so a synapse that is resumed
+late still sees every message, once, in sending order.
 
 A synapse talks to the neuron it sits on only through a :class:`Site`, which exposes exactly two
 things: the running trace of the neuron's own signal (the postsynaptic factor of the learning
@@ -23,7 +24,7 @@ import simpy
 from simpy.events import Event
 
 from ..base import Counters
-from ..events import send_down
+from ..events import message_priority, send_down
 
 
 class Channel:
@@ -45,16 +46,25 @@ class Channel:
 
 
 class Axon:
-    """A neuron's output: the channels (one per delay) of its outgoing synapses."""
+    """A neuron's output: the channels (one per delay) of its outgoing synapses.
 
-    __slots__ = ("_env", "channels", "log", "_list")
+    ``index`` is the neuron's place in the network's canonical order (of ``count``): its
+    messages' priority among same-time events. On a network split over processes
+    (:mod:`~asyncpc.engines.unit.ranks`) ``exports`` holds one outbox per other process with
+    synapses of this neuron; each emission is appended to them as ``(index, time, value)``.
+    """
 
-    def __init__(self, env: simpy.Environment) -> None:
+    __slots__ = ("_env", "channels", "log", "_list", "index", "priority", "exports")
+
+    def __init__(self, env: simpy.Environment, index: int = 0, count: int = 1) -> None:
         self._env = env
         self.channels: dict[float, Channel] = {}
         self._list: tuple[Channel, ...] = ()
         #: an observer called on every emission (the recorder's raster), or None
         self.log: Callable[[], None] | None = None
+        self.index = index
+        self.priority = message_priority(index, count)
+        self.exports: tuple[list, ...] = ()
 
     def channel(self, delay: float) -> Channel:
         """The channel for ``delay``, created on first use (one per distinct delay)."""
@@ -69,7 +79,15 @@ class Axon:
         """Send ``value`` down every channel (see :class:`Channel`)."""
         if self.log is not None:
             self.log()
-        send_down(self._env, self._list, value)
+        send_down(self._env, self._list, value, self.priority)
+        if self.exports:
+            record = (self.index, self._env.now, value)
+            for box in self.exports:
+                box.append(record)
+
+    def receive(self, sent: float, value: float) -> None:
+        """A message this neuron sent at ``sent`` in another process, for the synapses here."""
+        send_down(self._env, self._list, value, self.priority, sent)
 
 
 class Link:

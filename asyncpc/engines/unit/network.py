@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from ...model import EdgeSpec, PopulationSpec, rng_for
+from .. import events
 from ..base import Counters, Engine, sampled_delays
 from .messages import Link
 from .neurons import ErrorNeuron, PopulationCounter, RepresentationNeuron
@@ -29,20 +30,24 @@ class Population:
     """The columns of one population: representation neurons and (if predicted) error neurons."""
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, *, has_errors: bool,
-                 seed: int, counters: Counters, bias: np.ndarray | None = None) -> None:
+                 seed: int, counters: Counters, bias: np.ndarray | None = None,
+                 first: int = 0, count: int = 1) -> None:
         self.spec = spec
         self.name = spec.name
         self.counter = PopulationCounter()
-        common = {"counters": counters, "pop_counter": self.counter}
+        common = {"counters": counters, "pop_counter": self.counter, "count": count}
+        n = spec.n
         self.neurons = [
-            RepresentationNeuron(env, spec, k, rng=rng_for(seed, "x", spec.name, k), **common)
-            for k in range(spec.n)
+            RepresentationNeuron(env, spec, k, rng=rng_for(seed, "x", spec.name, k),
+                                 index=first + k, **common)
+            for k in range(n)
         ]
         self.errors: list[ErrorNeuron] = []
         if has_errors:
             self.errors = [
-                ErrorNeuron(env, spec, k, rng=rng_for(seed, "eps", spec.name, k), **common)
-                for k in range(spec.n)
+                ErrorNeuron(env, spec, k, rng=rng_for(seed, "eps", spec.name, k),
+                            index=first + n + k, **common)
+                for k in range(n)
             ]
             if bias is not None:
                 for err, b in zip(self.errors, bias, strict=True):
@@ -66,24 +71,38 @@ class Population:
 
 
 class Edge:
-    """The prediction synapses ``W`` (target × source) and error synapses ``B`` of one edge."""
+    """The prediction synapses ``W`` (target × source) and error synapses ``B`` of one edge.
+
+    On one process of a split network (:mod:`~asyncpc.engines.unit.ranks`) only the rows whose
+    postsynaptic neuron lives here exist: ``W`` holds the rows ``w_rows`` (target indices) and
+    ``B`` the rows ``b_rows`` (source indices); the matrices observers read are these rows.
+    """
 
     def __init__(self, spec: EdgeSpec, W: list[list[PredictionSynapse]],
-                 B: list[list[ErrorSynapse]]) -> None:
+                 B: list[list[ErrorSynapse]], w_rows: list[int], b_rows: list[int],
+                 shape: tuple[int, int]) -> None:
         self.spec = spec
+        self.shape = shape  # of W: target × source
         self.name = spec.name
         self.W = W
         self.B = B
+        self.w_rows = w_rows
+        self.b_rows = b_rows
 
     def w(self, t: float) -> np.ndarray:
-        return np.array([[s.weight_at(t) for s in row] for row in self.W])
+        return _matrix([[s.weight_at(t) for s in row] for row in self.W], self.shape[1])
 
     def b(self, t: float) -> np.ndarray:
-        return np.array([[s.weight_at(t) for s in row] for row in self.B])
+        return _matrix([[s.weight_at(t) for s in row] for row in self.B], self.shape[0])
 
     def delays(self) -> tuple[np.ndarray, np.ndarray]:
-        return (np.array([[s.delay for s in row] for row in self.W]),
-                np.array([[s.delay for s in row] for row in self.B]))
+        return (_matrix([[s.delay for s in row] for row in self.W], self.shape[1]),
+                _matrix([[s.delay for s in row] for row in self.B], self.shape[0]))
+
+
+def _matrix(rows: list[list[float]], columns: int) -> np.ndarray:
+    """The rows as a matrix, also when there are none (0 × ``columns``)."""
+    return np.array(rows) if rows else np.zeros((0, columns))
 
 
 class Network(Engine):
@@ -97,6 +116,16 @@ class Network(Engine):
     weights : ``{edge name: (W, B)}`` initial matrices overriding the specs.
     biases : ``{population name: b}`` initial biases overriding the specs.
     env : the SimPy environment (a new one by default).
+    part : this process's share of a network split over processes
+        (:class:`~asyncpc.engines.unit.ranks.Part`); ``None``: the whole network.
+
+    Notes
+    -----
+    A share holds the columns (a representation neuron and its error neuron) its process owns
+    and every synapse whose postsynaptic neuron is one of them. The other neurons exist as
+    stand-ins that never run: their axons receive the messages their originals send from
+    other processes (:meth:`~asyncpc.engines.unit.messages.Axon.receive`). Observers of a share
+    (``x``, ``weights``, …) return the owned entries (rows) only.
     """
 
     kind = "unit"
@@ -104,17 +133,29 @@ class Network(Engine):
     def __init__(self, graph: nx.DiGraph, *, seed: int = 0, plastic: bool = True,
                  weights: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
                  biases: Mapping[str, np.ndarray] | None = None,
-                 env: simpy.Environment | None = None) -> None:
+                 env: simpy.Environment | None = None, part=None) -> None:
         super().__init__(graph, seed=seed, plastic=plastic, env=env)
+        self.part = part
         biases = biases or {}
-        self.populations: dict[str, Population] = {
-            name: Population(self.env, spec, has_errors=has_errors, seed=seed,
-                             counters=self.counters, bias=biases.get(name))
-            for name, spec, has_errors in self.declared_populations()}
+        declared = list(self.declared_populations())
+        count = sum(spec.n * (2 if has_errors else 1) for _, spec, has_errors in declared)
+        self.populations: dict[str, Population] = {}
+        first = 0
+        for name, spec, has_errors in declared:
+            self.populations[name] = Population(
+                self.env, spec, has_errors=has_errors, seed=seed, counters=self.counters,
+                bias=biases.get(name), first=first, count=count)
+            first += spec.n * (2 if has_errors else 1)
         self.edges: dict[str, Edge] = {
             spec.name: self._build_edge(spec, (weights or {}).get(spec.name))
             for spec in self.declared_edges()}
         self._start()
+
+    def owned(self, name: str) -> np.ndarray:
+        """Indices of the columns of ``name`` this network runs (all, unless it is a share)."""
+        if self.part is None:
+            return np.arange(self.spec(name).n)
+        return self.part.owned(name)
 
     # -- building ----------------------------------------------------------------------------
     def _build_edge(self, spec: EdgeSpec, override) -> Edge:
@@ -123,30 +164,33 @@ class Network(Engine):
         d_w, d_b = sampled_delays(spec, w0.shape, self.seed)
         eta_w, lam_w, eta_b, lam_b = self.learning_rates(spec)
         env, counters = self.env, self.counters
-        W = []
-        for k, err in enumerate(tgt.errors):
-            row = []
+        w_rows = [int(k) for k in self.owned(spec.target)]
+        b_rows = [int(i) for i in self.owned(spec.source)]
+        W, twins = [], {}
+        for k in w_rows:
+            err, row = tgt.errors[k], []
             for i, rep in enumerate(src.neurons):
                 syn = PredictionSynapse(
                     env, w=float(w0[k, i]), pre=rep.r, eta=eta_w, lam=lam_w,
                     site=err.site("eps", lam_w), channel=rep.axon.channel(float(d_w[k, i])),
                     counters=counters)
                 row.append(syn)
+                twins[k, i] = syn
             W.append(row)
         post_signal = "x" if spec.rule == "hebbian_raw" else "r"
         B = []
-        for i, rep in enumerate(src.neurons):
-            row = []
+        for i in b_rows:
+            rep, row = src.neurons[i], []
             for k, err in enumerate(tgt.errors):
                 common = {"pre": 0.0, "site": rep.site(post_signal, lam_b),
                           "channel": err.axon.channel(float(d_b[i, k])), "counters": counters}
-                if spec.rule == "tied":
-                    syn = TiedErrorSynapse(env, twin=W[k][i], **common)
+                if spec.rule == "tied":  # a split network keeps tied twins together (ranks.py)
+                    syn = TiedErrorSynapse(env, twin=twins[k, i], **common)
                 else:
                     syn = ErrorSynapse(env, w=float(b0[i, k]), eta=eta_b, lam=lam_b, **common)
                 row.append(syn)
             B.append(row)
-        return Edge(spec, W, B)
+        return Edge(spec, W, B, w_rows, b_rows, w0.shape)
 
     def _start(self) -> None:
         """Make the initial state consistent (no messages needed at t = 0), then start."""
@@ -154,9 +198,16 @@ class Network(Engine):
             for row in edge.W:
                 for syn in row:
                     syn.start()
-        for pop in self.populations.values():
-            for err in pop.errors:
-                err.prime()
+        local = [(name, int(k)) for name, pop in self.populations.items() if pop.has_errors
+                 for k in self.owned(name)]
+        for name, k in local:
+            self.populations[name].errors[k].prime()
+        if self.part is not None:  # the stand-ins start at their originals' initial error
+            shared = self.part.share({(name, k): self.populations[name].errors[k].eps
+                                      for name, k in local})
+            for (name, k), eps in shared.items():
+                self.populations[name].errors[k].eps = eps
+            self.part.wire(self)
         for edge in self.edges.values():
             tgt = self.populations[edge.spec.target]
             for row in edge.B:
@@ -164,23 +215,32 @@ class Network(Engine):
                     syn.pre = tgt.errors[k].eps
                     syn.c = syn.w * syn.pre
                     syn.start()
-        for pop in self.populations.values():
-            for rep, err in zip(pop.neurons, pop.errors, strict=False):
-                rep.eps_own = err.eps
+        for name, pop in self.populations.items():
+            for k in self.owned(name):
+                rep = pop.neurons[k]
+                neurons = [rep]
+                if pop.has_errors:
+                    rep.eps_own = pop.errors[k].eps
+                    neurons.append(pop.errors[k])
+                for neuron in neurons:
+                    for (signal, _), trace in neuron.traces.items():
+                        trace.v = neuron.signal(signal)
+            # representation neurons, then error neurons: the canonical order
             for neuron in [*pop.neurons, *pop.errors]:
-                for (signal, _), trace in neuron.traces.items():
-                    trace.v = neuron.signal(signal)
-                neuron.start()
+                if self.part is None or self.part.mine(name, neuron.k):
+                    neuron.start()
+        events.initialise(self.env)
 
     # -- running and the world outside -------------------------------------------------------
     def run(self, until: float) -> None:
         """Advance the simulation to ``until`` (events at exactly ``until`` are not processed)."""
-        self.env.run(until=until)
+        events.advance(self.env, until)
 
     def clamp(self, name: str, values) -> None:
         pop = self.populations[name]
         values = np.broadcast_to(np.asarray(values, dtype=float), (pop.spec.n,))
-        for neuron, v in zip(pop.neurons, values, strict=True):
+        for k in self.owned(name):
+            neuron, v = pop.neurons[k], values[k]
             if np.isnan(v):
                 if neuron.clamped:
                     neuron.release()
@@ -188,24 +248,27 @@ class Network(Engine):
                 neuron.clamp(float(v))
 
     def release(self, name: str) -> None:
-        for neuron in self.populations[name].neurons:
-            neuron.release()
+        pop = self.populations[name]
+        for k in self.owned(name):
+            pop.neurons[k].release()
 
     def reset(self) -> None:
-        for pop in self.populations.values():
-            for neuron in pop.neurons:
-                neuron.reset()
+        for name, pop in self.populations.items():
+            for k in self.owned(name):
+                pop.neurons[k].reset()
 
     # -- observers ---------------------------------------------------------------------------
     def x(self, name: str) -> np.ndarray:
-        return self.populations[name].x()
+        return self.populations[name].x()[self.owned(name)]
 
     def eps(self, name: str) -> np.ndarray:
-        return self.populations[name].eps()
+        pop = self.populations[name]
+        return pop.eps()[self.owned(name)] if pop.has_errors else np.zeros(0)
 
     def bias(self, name: str) -> np.ndarray:
         pop = self.populations[name]
-        return pop.bias(self.env.now) if pop.has_errors else np.zeros(pop.spec.n)
+        b = pop.bias(self.env.now) if pop.has_errors else np.zeros(pop.spec.n)
+        return b[self.owned(name)]
 
     def has_errors(self, name: str) -> bool:
         return self.populations[name].has_errors

@@ -71,7 +71,7 @@ class Neuron:
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, *,
                  rng: np.random.Generator, counters: Counters,
-                 pop_counter: PopulationCounter) -> None:
+                 pop_counter: PopulationCounter, index: int = 0, count: int = 1) -> None:
         self.env = env
         self.k = k
         self.population = spec.name
@@ -92,7 +92,7 @@ class Neuron:
         self.drifts = False  # does the neuron's own input drift while asleep (a learning bias)?
         self.event_driven = False
         self.traces: dict[tuple[str, float], Trace] = {}
-        self.axon = Axon(env)
+        self.axon = Axon(env, index, count)  # index: place in the canonical order
         self.link: Link | None = None
         self.process: simpy.Process | None = None
 
