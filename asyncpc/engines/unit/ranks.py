@@ -229,15 +229,22 @@ class _Share:
         self.part = Part(partition, comm)
         self.net = Network(graph, seed=seed, plastic=plastic, part=self.part)
         self.emissions: list[tuple[float, int, int]] | None = None
+        self.compute_seconds = 0.0  # wall time running windows (without the exchanges)
+
+    def timings(self) -> tuple[float, float]:
+        """``(compute, exchange)`` wall seconds of this rank so far."""
+        return self.compute_seconds, self.part.comm_seconds
 
     def window(self, end: float) -> list:
         status = None
+        start = time.perf_counter()
         try:
             events.advance(self.net.env, end)
         except Diverged as exc:
             status = ("diverged", exc.args)
         except Exception:  # noqa: BLE001 - reported by rank 0, which stops the run
             status = ("error", traceback.format_exc())
+        self.compute_seconds += time.perf_counter() - start
         emissions = None
         if self.emissions:
             emissions = list(self.emissions)
@@ -245,6 +252,8 @@ class _Share:
         return self.part.exchange((status, self._counts(), emissions))
 
     def call(self, method: str, args: tuple) -> tuple:
+        if method == "timings":
+            return self.timings(), self._counts()
         if method == "on_emit":
             self.emissions = emissions = [] if args[0] else None
             self.net.on_emit(None if emissions is None else
@@ -392,10 +401,12 @@ class DistributedNetwork(Engine):
     def mpi_summary(self) -> dict:
         """The split and its costs as measured on rank 0 (summary.json's ``mpi``)."""
         p = self.partition
+        timings = self._call("timings")
         return {"ranks": self.ranks, "lookahead": p.lookahead, "windows": self.windows,
                 "synapses_per_rank": [int(v) for v in p.synapses],
                 "crossing_synapses": p.crossing, "window_seconds": self.wall_seconds,
-                "exchange_seconds": self.share.part.comm_seconds}
+                "compute_seconds_per_rank": [c for c, _ in timings],
+                "exchange_seconds_per_rank": [e for _, e in timings]}
 
     def close(self) -> None:
         """Let the other ranks go (call once, at the end)."""
