@@ -14,6 +14,7 @@ import numpy as np
 
 from .datasets import Dataset
 from .engines import Engine
+from .engines.events import collector_on
 from .stimulus import present
 
 READOUTS = ("argmax", "threshold", "values")
@@ -38,13 +39,14 @@ def evaluate(net: Engine, dataset: Dataset, *, clamp: Sequence[str], read: str,
     (accuracy counts samples whose every output is within 0.5 of its target's half-range).
     """
     outputs = []
-    for j in range(len(dataset)):
-        copy = net.frozen_copy()
-        sample = dataset.sample(j)
-        for name in clamp:
-            present(copy, name, sample[name])
-        copy.run(copy.now + settle)
-        outputs.append(copy.x(read))
+    with collector_on():  # each copy is a network of reference cycles once dropped
+        for j in range(len(dataset)):
+            copy = net.frozen_copy()
+            sample = dataset.sample(j)
+            for name in clamp:
+                present(copy, name, sample[name])
+            copy.run(copy.now + settle)
+            outputs.append(copy.x(read))
     return score(np.array(outputs), dataset.arrays[read], readout, threshold)
 
 

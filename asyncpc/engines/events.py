@@ -37,6 +37,7 @@ is — which is what lets one network split over processes give the same result 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 from heapq import heappush
@@ -131,11 +132,42 @@ def initialise(env: simpy.Environment) -> None:
 
 
 def advance(env: simpy.Environment, until: float) -> None:
-    """Process every event before ``until`` and stop with the clock at exactly ``until``."""
+    """Process every event before ``until`` and stop with the clock at exactly ``until``.
+
+    Python's cyclic garbage collector is paused meanwhile (if it was on). A running network
+    holds millions of live objects (pending events, synapses) and the collector traverses them
+    again and again, though the engines create no reference cycles while running
+    (``gc.collect()`` after a run finds nothing): with it on, a 10⁴-synapse unit network ran
+    2.9× slower (27 vs 9.5 µs per delivery). Garbage is still freed by reference counting,
+    and the collector resumes after the run. Code that makes cyclic garbage during a run (an
+    evaluation's frozen copies) runs in :func:`collector_on`. (The pause comes before any
+    allocation here: an allocation while the collector is on could set off a collection of
+    everything the last run left alive.)"""
     if until <= env.now:
         raise ValueError(f"until ({until}) must be greater than the current time {env.now}")
-    stop = Event(env)
-    stop._ok = True
-    stop._value = None
-    heappush(env._queue, (until, _STOP, next(env._eid), stop))
-    env.run(until=stop)
+    paused = gc.isenabled()  # as collector_paused(), without allocating before the pause
+    if paused:
+        gc.disable()
+    try:
+        stop = Event(env)
+        stop._ok = True
+        stop._value = None
+        heappush(env._queue, (until, _STOP, next(env._eid), stop))
+        env.run(until=stop)
+    finally:
+        if paused:
+            gc.enable()
+
+
+@contextmanager
+def collector_on() -> Iterator[None]:
+    """Within the block the cyclic garbage collector runs (e.g. an evaluation's frozen copies,
+    built and dropped during a run of the learning network, are networks of cycles)."""
+    if gc.isenabled():
+        yield
+        return
+    gc.enable()
+    try:
+        yield
+    finally:
+        gc.disable()

@@ -92,7 +92,7 @@ class Projection:
     """
 
     __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
-                 "owner", "counters", "arrivals", "_buf")
+                 "owner", "counters", "arrivals", "_buf", "_memo_t", "_memo")
 
     def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
                  lam: float, post: str, t: float, counters: Counters) -> None:
@@ -111,6 +111,8 @@ class Projection:
         n_post, n_pre = self.w.shape
         self.pre = np.tile(np.asarray(pre, dtype=float), (1 if self.uniform else n_post, 1))
         self._buf = np.empty_like(self.w)
+        self._memo_t: float | None = None  # current() at this time, until w or pre change
+        self._memo: np.ndarray | None = None
         # groups: (delay, flat indices into pre, presynaptic column of each, which presynaptic
         # neurons have a synapse in the group)
         self.groups: list[tuple[float, np.ndarray | None, np.ndarray | None,
@@ -131,6 +133,7 @@ class Projection:
         self.t = t
         if span <= 0.0 or not self.plastic:
             return
+        self._memo_t = None
         self.counters.synapse_updates += self.w.size
         G = np.multiply(post[:, None], self.pre, out=self._buf)
         if self.lam == 0.0:
@@ -170,17 +173,23 @@ class Projection:
                       - self.lam * self.current(t))
 
     def current(self, t: float) -> np.ndarray:
-        """``Σ_i w_ki pre_ki`` for every postsynaptic neuron ``k`` (weights as of ``t``)."""
+        """``Σ_i w_ki pre_ki`` for every postsynaptic neuron ``k`` (weights as of ``t``; the
+        result is kept until the weights or ``pre`` change: an update and the drift scan
+        before sleeping ask for it at the same time)."""
+        if self.twin is None and self._memo_t == t:
+            return self._memo
         w = self.twin.weight_at(t, self.twin.owner.signal("eps")).T if self.twin else self.w
-        if self.uniform:
-            return w @ self.pre[0]
-        return np.einsum("ij,ij->i", w, self.pre)
+        c = w @ self.pre[0] if self.uniform else np.einsum("ij,ij->i", w, self.pre)
+        if self.twin is None:
+            self._memo_t, self._memo = t, c
+        return c
 
     def receive(self, flat: np.ndarray | None, cols: np.ndarray | None, values: np.ndarray,
                 sent: np.ndarray) -> int:
         """Write the sent presynaptic ``values`` into one group's entries; return how many
         synapses received a message."""
         self.arrivals += 1
+        self._memo_t = None
         if flat is None:
             self.pre[0, sent] = values[sent]
             return int(np.count_nonzero(sent)) * self.w.shape[0]
@@ -521,6 +530,7 @@ class PopulationNetwork(Engine):
         for pop in self.populations.values():
             for p in pop.out_eps:
                 p.pre[:] = pop.eps[None, :]
+                p._memo_t = None
         for pop in self.populations.values():
             pop.drifts = pop.eta_bias != 0.0 or any(
                 p.plastic for p in (*pop.incoming, *pop.feedback))

@@ -118,14 +118,23 @@ class Synapse:
         re-arms the alarm (:meth:`arm`), exactly as those methods do, without their calls
         (the engine's hottest path; ``tests/test_numerics_paths.py`` checks it against them)."""
         env, counters, site = self.env, self.counters, self.site
-        trace, inject = site.trace, site.inject
+        trace, inject, trace_at = site.trace, site.inject, site.trace_at
         eta, lam, theta, h_min, h_max = self.eta, self.lam, site.theta, site.h_min, site.h_max
-        ring = self._ring
+        ring, exp = self._ring, math.exp
         while True:
             value, arrival = yield arrival
             counters.delivered += 1
             now = env.now
-            self.advance(now)
+            if now != self.t:  # advance(now)
+                counters.synapse_updates += 1
+                z, zc = trace_at(now)
+                if lam == 0.0:
+                    self.w += eta * self.pre * ((z - self.z) + (zc - self.zc))
+                else:
+                    decay = exp(-lam * (now - self.t))
+                    self.w = decay * self.w + eta * self.pre * (z - decay * self.z)
+                self.z, self.zc = z, zc
+                self.t = now
             self.pre = value
             scale = abs(eta * value * value)
             if scale > trace.scale:
@@ -135,7 +144,13 @@ class Synapse:
             if c != self.c:
                 inject(c - self.c, True)
                 self.c = c
-            h = drift_wait(abs(value * (eta * value * trace.v - lam * w)), theta, h_min, h_max)
+            rate = abs(value * (eta * value * trace.v - lam * w))  # drift_wait(rate, …)
+            if rate * h_max <= theta:
+                h = h_max
+            else:
+                h = theta / rate
+                if h < h_min:
+                    h = h_min
             self.due = due = now + h
             alarm_at = self.alarm_at
             if alarm_at is None or due < alarm_at:
