@@ -271,6 +271,7 @@ def serve(comm) -> None:
     are left to rank 0 (which ends the run at a window boundary)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    events.pause_collector()  # a share makes no reference cycles (see events.advance)
     share: _Share | None = None
     while True:
         command, args = comm.bcast(None, root=0)
@@ -317,6 +318,13 @@ class DistributedNetwork(Engine):
 
     # -- running ---------------------------------------------------------------------------
     def run(self, until: float) -> None:
+        paused = events.pause_collector()  # for the windows and the exchanges, as in advance()
+        try:
+            self._run(until)
+        finally:
+            events.resume_collector(paused)
+
+    def _run(self, until: float) -> None:
         world = self.env
         while world.now < until:
             while world.peek() <= world.now:  # the world acts first at equal times
