@@ -41,3 +41,5 @@ cp runs/split_digits_study/plots/forgetting.png plots/split_digits_forgetting.pn
 asyncpc plot 'runs/split_digits_study/edges._.eta_w=0.01,baseline.eta=0.03-c61f163c/seed0' --kind tasks
 cp 'runs/split_digits_study/edges._.eta_w=0.01,baseline.eta=0.03-c61f163c/seed0/plots/tasks.png' \
   plots/split_digits_tasks.png
+# one network over 2 MPI processes: measured speed-up and the model (~2 min; needs asyncpc[mpi])
+python tests/ranks_speedup.py

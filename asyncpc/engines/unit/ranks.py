@@ -169,6 +169,7 @@ class Part:
         self.outbox: list[list] = [[] for _ in range(partition.ranks)]
         self.stand_ins: dict[int, Any] = {}  # neuron index → axon of a neuron of another rank
         self.comm_seconds = 0.0  # wall time in the exchanges (waiting for the others included)
+        self.import_seconds = 0.0  # scheduling the arrivals from other ranks
 
     def owned(self, name: str) -> np.ndarray:
         return self.partition.owned(name, self.rank)
@@ -212,11 +213,13 @@ class Part:
         self.comm_seconds += time.perf_counter() - start
         for box in self.outbox:
             box.clear()
+        start = time.perf_counter()
         stand_ins = self.stand_ins
         for r, (records, _) in enumerate(received):
             if r != self.rank:
                 for index, sent, value in records:
                     stand_ins[index].receive(sent, value)
+        self.import_seconds += time.perf_counter() - start
         return [i for _, i in received]
 
 
@@ -231,9 +234,10 @@ class _Share:
         self.emissions: list[tuple[float, int, int]] | None = None
         self.compute_seconds = 0.0  # wall time running windows (without the exchanges)
 
-    def timings(self) -> tuple[float, float]:
-        """``(compute, exchange)`` wall seconds of this rank so far."""
-        return self.compute_seconds, self.part.comm_seconds
+    def timings(self) -> tuple[float, float, float]:
+        """``(compute, exchange, import)`` wall seconds of this rank so far: running its
+        windows, in the all-to-all (waiting for the others included), scheduling arrivals."""
+        return self.compute_seconds, self.part.comm_seconds, self.part.import_seconds
 
     def window(self, end: float) -> list:
         status = None
@@ -413,8 +417,9 @@ class DistributedNetwork(Engine):
         return {"ranks": self.ranks, "lookahead": p.lookahead, "windows": self.windows,
                 "synapses_per_rank": [int(v) for v in p.synapses],
                 "crossing_synapses": p.crossing, "window_seconds": self.wall_seconds,
-                "compute_seconds_per_rank": [c for c, _ in timings],
-                "exchange_seconds_per_rank": [e for _, e in timings]}
+                "compute_seconds_per_rank": [t[0] for t in timings],
+                "exchange_seconds_per_rank": [t[1] for t in timings],
+                "import_seconds_per_rank": [t[2] for t in timings]}
 
     def close(self) -> None:
         """Let the other ranks go (call once, at the end)."""
