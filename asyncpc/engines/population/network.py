@@ -295,9 +295,13 @@ class PopulationState:
             return
         spec, t = self.spec, self.env.now
         rate = float(np.max(np.abs(self.eta_bias * self.eps))) if self.eta_bias else 0.0
-        for p in (*self.incoming, *self.feedback):
+        # the feedback currents of clamped neurons move nothing: scan them only if one is free
+        scanned = (*self.incoming, *self.feedback) if not self.clamped.all() else self.incoming
+        for p in scanned:
             if p.plastic:
                 rate = max(rate, float(np.max(p.drift(t))))
+        if rate == 0.0 and not any(p.plastic for p in scanned) and not self.eta_bias:
+            return  # nothing it reads drifts: no alarm (a clamp, a release or a message wakes it)
         h = drift_wait(rate, spec.drift_theta, spec.dt, max(spec.refresh, spec.dt))
         if math.isfinite(h):
             alarm(self.env, h, wake)
