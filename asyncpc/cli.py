@@ -184,17 +184,8 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
+    from .sweep import add_parser, positive
     p = argparse.ArgumentParser(prog="asyncpc", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"asyncpc {__version__}")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -211,7 +202,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     sp.add_argument("--quiet", action="store_true", help="no progress display or report")
     sp.add_argument("--no-plots", action="store_true", help="do not draw the figures")
-    sp.add_argument("--ranks", type=_positive, default=1, metavar="N",
+    sp.add_argument("--ranks", type=positive, default=1, metavar="N",
                     help="split the network over N MPI processes (unit engine; needs "
                          "asyncpc[mpi]); the result equals the run on one, bit for bit")
     sp.set_defaults(func=cmd_run)
@@ -230,7 +221,7 @@ def parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("show", help="populations, neuron and synapse counts, minimum delay")
     scenario_args(sp)
     sp.add_argument("--graphml", metavar="FILE", help="export the neuron-level graph")
-    sp.add_argument("--ranks", type=_positive, metavar="N",
+    sp.add_argument("--ranks", type=positive, metavar="N",
                     help="also show how run --ranks N would split the network")
     sp.set_defaults(func=cmd_show)
 
@@ -242,7 +233,6 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     sp.set_defaults(func=cmd_bench)
 
-    from .sweep import add_parser
     add_parser(sub)
     return p
 

@@ -176,7 +176,7 @@ def test_cli_show_and_errors(tmp_path):
         (("run", "xor", "--ranks", "40", "--out", str(tmp_path / "x")), "more than 11"),
         (("run", "digits", "--ranks", "2", "--out", str(tmp_path / "d")),
          "run.engine = 'population'"),
-        (("run", "xor", "--ranks", "0"), "expected a positive whole number"),
+        (("run", "xor", "--ranks", "0"), "expected a whole number ≥ 1"),
     ]:
         done = cli(*args)
         assert done.returncode == 2, args
