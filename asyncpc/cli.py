@@ -43,6 +43,7 @@ def _terminate(signum, frame):
 
 
 def cmd_run(args) -> int:
+    from .mpi import RanksFailed
     from .runner import run
     scenario = load(find_scenario(args.scenario), _overrides(args))
     out = Path(args.out) if args.out else Path("runs") / scenario.name
@@ -50,6 +51,9 @@ def cmd_run(args) -> int:
     try:
         result = run(scenario, out=out, progress=not args.quiet, plots=not args.no_plots,
                      force=args.force, ranks=args.ranks)
+    except RanksFailed as exc:
+        print(f"asyncpc: error: {exc}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
     s = result.summary

@@ -29,6 +29,11 @@ from .scenario import Scenario, ScenarioError
 ENV = "ASYNCPC_RANKS"
 
 
+class RanksFailed(RuntimeError):
+    """The MPI processes ended without writing the run directory (a crash; their output,
+    printed above, says why)."""
+
+
 def inside() -> bool:
     """Is this process a rank started by :func:`launch`?"""
     return ENV in os.environ
@@ -95,8 +100,8 @@ def launch(scenario: Scenario, *, ranks: int, out: Path | None, progress: bool, 
         with np.load(out / "traces.npz") as npz:
             traces = {k: npz[k] for k in npz.files}
     except FileNotFoundError:
-        raise RuntimeError(f"the run on {ranks} MPI processes failed (mpiexec exit code "
-                           f"{code}); its output is above") from None
+        raise RanksFailed(f"the run on {ranks} MPI processes failed (mpiexec exit code "
+                          f"{code}) without writing {out}; their output is above") from None
     finally:
         if temporary:
             shutil.rmtree(out, ignore_errors=True)

@@ -262,3 +262,13 @@ def test_advance_stops_exactly_and_before_the_world():
 def test_api_runs_without_an_out_directory():
     result = run(ap.load_scenario("xor", ["stimulus.epochs=1"]), ranks=2, plots=False)
     assert result.summary["status"] == "ok" and result.out is None and "t" in result.traces
+
+
+def test_ranks_that_die_without_a_run_directory_are_an_error(tmp_path, monkeypatch, capsys):
+    import asyncpc.mpi
+    from asyncpc.cli import main
+    monkeypatch.setattr(asyncpc.mpi, "mpiexec", lambda: "/bin/false")  # dies at once
+    code = main(["run", "xor", "--ranks", "2", "--out", str(tmp_path / "x"), "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "the run on 2 MPI processes failed (mpiexec exit code 1)" in err

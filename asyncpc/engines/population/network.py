@@ -92,7 +92,7 @@ class Projection:
     """
 
     __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
-                 "owner", "counters", "arrivals", "_buf", "_memo_t", "_memo")
+                 "owner", "counters", "arrivals", "_buf", "_memo_t", "_memo", "_squares")
 
     def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
                  lam: float, post: str, t: float, counters: Counters) -> None:
@@ -113,6 +113,7 @@ class Projection:
         self._buf = np.empty_like(self.w)
         self._memo_t: float | None = None  # current() at this time, until w or pre change
         self._memo: np.ndarray | None = None
+        self._squares: np.ndarray | float | None = None  # Σ_i pre_ki², until pre changes
         # groups: (delay, flat indices into pre, presynaptic column of each, which presynaptic
         # neurons have a synapse in the group)
         self.groups: list[tuple[float, np.ndarray | None, np.ndarray | None,
@@ -167,10 +168,15 @@ class Projection:
             dw = (tw.eta * eps[:, None] * tw.pre - tw.lam * tw.weight_at(t, eps)).T
             return np.abs((dw * self.pre).sum(axis=1))
         # Σ_i (eta post_k pre_ki − lam w_ki) pre_ki = eta post_k Σ_i pre_ki² − lam current_k
-        pre = self.pre
-        squares = pre[0] @ pre[0] if self.uniform else np.einsum("ij,ij->i", pre, pre)
-        return np.abs(self.eta * self.owner.signal(self.post) * squares
-                      - self.lam * self.current(t))
+        squares = self._squares
+        if squares is None:
+            pre = self.pre
+            squares = pre[0] @ pre[0] if self.uniform else np.einsum("ij,ij->i", pre, pre)
+            self._squares = squares
+        d = self.eta * self.owner.signal(self.post) * squares
+        if self.lam != 0.0:
+            d -= self.lam * self.current(t)
+        return np.abs(d, out=d)
 
     def current(self, t: float) -> np.ndarray:
         """``Σ_i w_ki pre_ki`` for every postsynaptic neuron ``k`` (weights as of ``t``; the
@@ -189,7 +195,7 @@ class Projection:
         """Write the sent presynaptic ``values`` into one group's entries; return how many
         synapses received a message."""
         self.arrivals += 1
-        self._memo_t = None
+        self._memo_t = self._squares = None
         if flat is None:
             self.pre[0, sent] = values[sent]
             return int(np.count_nonzero(sent)) * self.w.shape[0]
@@ -294,12 +300,12 @@ class PopulationState:
         if not self.drifts:
             return
         spec, t = self.spec, self.env.now
-        rate = float(np.max(np.abs(self.eta_bias * self.eps))) if self.eta_bias else 0.0
+        rate = float(np.abs(self.eps).max()) * abs(self.eta_bias) if self.eta_bias else 0.0
         # the feedback currents of clamped neurons move nothing: scan them only if one is free
         scanned = (*self.incoming, *self.feedback) if not self.clamped.all() else self.incoming
         for p in scanned:
             if p.plastic:
-                rate = max(rate, float(np.max(p.drift(t))))
+                rate = max(rate, float(p.drift(t).max()))
         if rate == 0.0 and not any(p.plastic for p in scanned) and not self.eta_bias:
             return  # nothing it reads drifts: no alarm (a clamp, a release or a message wakes it)
         h = drift_wait(rate, spec.drift_theta, spec.dt, max(spec.refresh, spec.dt))
@@ -534,7 +540,7 @@ class PopulationNetwork(Engine):
         for pop in self.populations.values():
             for p in pop.out_eps:
                 p.pre[:] = pop.eps[None, :]
-                p._memo_t = None
+                p._memo_t = p._squares = None
         for pop in self.populations.values():
             pop.drifts = pop.eta_bias != 0.0 or any(
                 p.plastic for p in (*pop.incoming, *pop.feedback))
