@@ -275,19 +275,22 @@ def serve(comm) -> None:
     are left to rank 0 (which ends the run at a window boundary)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
-    events.pause_collector()  # a share makes no reference cycles (see events.advance)
-    share: _Share | None = None
-    while True:
-        command, args = comm.bcast(None, root=0)
-        if command == "stop":
-            return
-        if command == "build":
-            share = _Share(*args, comm)
-            comm.gather(None, root=0)
-        elif command == "window":
-            share.window(*args)
-        else:
-            comm.gather(share.call(command, args), root=0)
+    paused = events.pause_collector()  # a share makes no reference cycles (events.advance)
+    try:
+        share: _Share | None = None
+        while True:
+            command, args = comm.bcast(None, root=0)
+            if command == "stop":
+                return
+            if command == "build":
+                share = _Share(*args, comm)
+                comm.gather(None, root=0)
+            elif command == "window":
+                share.window(*args)
+            else:
+                comm.gather(share.call(command, args), root=0)
+    finally:
+        events.resume_collector(paused)
 
 
 # -- rank 0 ------------------------------------------------------------------------------------
