@@ -167,7 +167,7 @@ def _split_report(scenario, ranks: int) -> str:
              f"largest share {p.imbalance:.3f}× the mean"]
     for r in range(ranks):
         lines.append(f"  rank {r}: {int(p.synapses[r])} synapses, {int(p.neurons[r])} neurons "
-                     f"({p.cut[r]})")
+                     f"({p.blocks[r]})")
     return "\n".join(lines)
 
 

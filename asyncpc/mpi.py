@@ -12,6 +12,7 @@ boundary and writes everything recorded, as a single-process run does.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
@@ -95,7 +96,6 @@ def launch(scenario: Scenario, *, ranks: int, out: Path | None, progress: bool, 
             signal.signal(sig, handler)
         os.unlink(job)
     try:
-        import json
         summary = json.loads((out / "summary.json").read_text())
         with np.load(out / "traces.npz") as npz:
             traces = {k: npz[k] for k in npz.files}

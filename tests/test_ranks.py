@@ -131,6 +131,10 @@ def test_cyclic_graph_on_two_and_three_ranks(tmp_path):
     for ranks in (2, 3):
         run(scenario, out=tmp_path / f"r{ranks}", plots=False, ranks=ranks)
         compare(tmp_path / "one", tmp_path / f"r{ranks}", ranks)
+    # negative control: the comparison sees a difference as small as another seed's
+    run(ap.load_scenario(path, ["run.seed=6"]), out=tmp_path / "other", plots=False)
+    with pytest.raises(AssertionError, match="differs"):
+        compare(tmp_path / "one", tmp_path / "other", 1)
 
 
 def test_partition_balances_synapses_and_keeps_populations_whole():
@@ -141,9 +145,18 @@ def test_partition_balances_synapses_and_keeps_populations_whole():
     assert p.imbalance < 1 + 74 / p.synapses.mean()  # within one column of the even split
     for name, owner in p.owner.items():
         assert np.all(np.diff(owner) >= 0), name  # contiguous blocks in canonical order
-    assert p.lookahead == pytest.approx(min(
-        d.min() for e in ("input->hidden", "hidden->label")
-        for d in ap.build_network(graph, engine="population", seed=0).delays(e)), rel=0, abs=0.05)
+    # the lookahead is the shortest delay of a synapse whose two neurons are on different
+    # ranks, here from the unit engine's own delays (W: target × source, B: source × target)
+    net = ap.build_network(graph, engine="unit", seed=0)
+    crossing = []
+    for e in ("input->hidden", "hidden->label"):
+        src, tgt = e.split("->")
+        d_w, d_b = net.delays(e)
+        cross = p.owner[tgt][:, None] != p.owner[src][None, :]
+        crossing += [d_w[cross], d_b[cross.T]]
+    assert p.lookahead == min(d.min() for d in crossing)
+    assert p.crossing == sum(d.size for d in crossing)
+    assert 0 < p.crossing < p.synapses.sum()  # the mask matters: some synapses stay local
     p4 = partition(graph, 4, seed=0)
     assert p4.imbalance < 1.1 and sorted(set(np.concatenate(list(p4.owner.values())))) == \
         [0, 1, 2, 3]
@@ -168,6 +181,9 @@ def cli(*args: str, **kw) -> subprocess.CompletedProcess:
 def test_cli_show_and_errors(tmp_path):
     shown = cli("show", "xor", "--ranks", "2")
     assert shown.returncode == 0
+    # by hand: rank 0 holds input (2 columns, each with 8 B synapses from hidden) and hidden
+    # 0-2 (each 2 W from input + 1 B from label): 16 + 9 = 25 of 48; crossing: 2 × 5 W and
+    # 2 × 5 B between input and hidden 3-7, 3 W and 3 B between hidden 0-2 and label: 26
     assert ("split over 2 processes: window (lookahead) 0.00695989, 26 of 48 synapses"
             in shown.stdout)
     assert "rank 0: 25 synapses, 8 neurons (input[0:2], hidden[0:3])" in shown.stdout

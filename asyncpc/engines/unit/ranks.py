@@ -76,7 +76,7 @@ class Partition:
     neurons: np.ndarray
     lookahead: float
     crossing: int = 0
-    cut: list[str] = field(default_factory=list)  # one line per rank, for ``show``
+    blocks: list[str] = field(default_factory=list)  # the columns of each rank, for ``show``
 
     def owned(self, name: str, rank: int) -> np.ndarray:
         return np.flatnonzero(self.owner[name] == rank)
@@ -151,12 +151,12 @@ def partition(graph: nx.DiGraph, ranks: int, seed: int) -> Partition:
                 f"every delay between processes > 0 (set edges.{spec.name}.delay, or use fewer "
                 f"ranks)")
         lookahead = min(lookahead, low)
-    cut = []
+    blocks = []
     for r in range(ranks):
         parts = [f"{name}[{idx[0]}:{idx[-1] + 1}]" for name, o in owner.items()
                  if (idx := np.flatnonzero(o == r)).size]
-        cut.append(", ".join(parts))
-    return Partition(ranks, owner, synapses, neurons, float(lookahead), crossing, cut)
+        blocks.append(", ".join(parts))
+    return Partition(ranks, owner, synapses, neurons, float(lookahead), crossing, blocks)
 
 
 class Part:
@@ -314,6 +314,7 @@ class DistributedNetwork(Engine):
         self.ranks = comm.Get_size()
         self.partition = split or partition(graph, self.ranks, seed)
         self._interrupted = False
+        self._deferring = False
         self._log: Callable[[float, int, int], None] | None = None
         self._emitted: list[tuple[float, int, int]] = []
         self._counts = [(0, 0, 0, 0)] * self.ranks
@@ -333,11 +334,12 @@ class DistributedNetwork(Engine):
 
     def _run(self, until: float) -> None:
         world = self.env
-        while world.now < until:
-            while world.peek() <= world.now:  # the world acts first at equal times
-                world.step()
-            end = min(until, world.peek(), world.now + self.partition.lookahead)
-            with self._deferred_signals():
+        # Ctrl-C / SIGTERM: noted, and the run ends at the next window boundary
+        with self._deferred_signals():
+            while world.now < until and not self._interrupted:
+                while world.peek() <= world.now:  # the world acts first at equal times
+                    world.step()
+                end = min(until, world.peek(), world.now + self.partition.lookahead)
                 start = time.perf_counter()
                 self.comm.bcast(("window", (end,)), root=0)
                 infos = self.share.window(end)
@@ -371,17 +373,21 @@ class DistributedNetwork(Engine):
 
     @contextmanager
     def _deferred_signals(self) -> Iterator[None]:
-        """Ctrl-C / SIGTERM during a collective step end the run after it, consistently."""
-        if threading.current_thread() is not threading.main_thread():
+        """Ctrl-C / SIGTERM within the block (a run, a call to the ranks) set a flag and raise
+        ``KeyboardInterrupt`` when the outermost such block ends, so every rank stops at the
+        same consistent point. Handlers are installed once per block, not per window."""
+        if self._deferring or threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def later(signum, frame):
             self._interrupted = True
         saved = {sig: signal.signal(sig, later) for sig in (signal.SIGINT, signal.SIGTERM)}
+        self._deferring = True
         try:
             yield
         finally:
+            self._deferring = False
             for sig, handler in saved.items():
                 signal.signal(sig, handler)
             if self._interrupted:
@@ -400,8 +406,7 @@ class DistributedNetwork(Engine):
         return [reply for reply, _ in replies]
 
     def _sum_counts(self) -> None:
-        total = np.sum(self._counts, axis=0)
-        self.counters = Counters(*(int(v) for v in total))
+        self.counters = Counters(*map(sum, zip(*self._counts, strict=True)))
 
     def _flush_emissions(self) -> None:
         """Hand the window's emissions to the observer in time order (it may stop listening
