@@ -221,7 +221,7 @@ def population_floor(net: PopulationNetwork) -> float:
     for pop in net.populations.values():
         projections = [(p.w.copy(), p.pre.copy(), np.empty_like(p.w), p.uniform,
                         np.ones(p.w.shape[0])) for p in (*pop.incoming, *pop.feedback)]
-        arrivals = [(p.pre.copy(), p.groups[0][1], p.groups[0][2], p.arrivals)
+        arrivals = [(p.pre.copy(), p.groups[0], np.empty(p.w.shape, dtype=bool), p.arrivals)
                     for p in pop.incoming + pop.feedback]
         work.append((pop.steps, pop.spec.n, pop.f, pop.fprime, projections, arrivals))
     start = time.perf_counter()
@@ -243,15 +243,17 @@ def population_floor(net: PopulationNetwork) -> float:
             r = f(x)
             sent = np.abs(r - x) > 0.0
             sent.any()
-        for pre, flat, cols, count in arrivals:
+        for pre, group, where, count in arrivals:  # as Projection.receive, a partial send
             values = np.ones(pre.shape[1])
             sent_pre = np.ones(pre.shape[1], dtype=bool)
             for _ in range(count):
-                if flat is None:
+                if group.flat is None:
                     pre[0, sent_pre] = values[sent_pre]
+                elif group.mask is None:
+                    m = sent_pre[group.cols]
+                    np.put(pre, group.flat[m], values[group.cols[m]])
                 else:
-                    m = sent_pre[cols]
-                    np.put(pre, flat[m], values[cols[m]])
+                    np.copyto(pre, values, where=np.logical_and(group.mask, sent_pre, out=where))
     return time.perf_counter() - start
 
 

@@ -82,6 +82,43 @@ def test_mixed_delays_in_one_edge_reach_each_synapse_at_its_own_time():
         assert np.array_equal(W.pre[arrived], np.broadcast_to([1.0, 2.0, 3.0], d_w.shape)[arrived])
 
 
+@pytest.mark.parametrize("high", [0.3, 1.0])  # 2 delay groups (masked), 8 (indexed)
+def test_a_partial_emission_reaches_exactly_the_synapses_of_its_senders(high):
+    """Some presynaptic neurons change, then others while the first messages are still in
+    flight: at every arrival time, synapse (k, i) holds the value of neuron i's latest change
+    that has had d_ki to arrive (independent numpy), never one sent later or to others."""
+    pops = [ap.PopulationSpec("s", 6, dt=0.125), ap.PopulationSpec("t", 5, dt=0.125)]
+    edges = [ap.EdgeSpec("s", "t", rule="fixed", delay_resolution=0.125,
+                         delay=ap.Distribution("uniform", low=0.1, high=high))]
+    net = ap.build_network(ap.build_graph(pops, edges), engine="population", seed=4)
+    W, _ = net.edges["s->t"]
+    d_w, _ = net.delays("s->t")
+    assert len(np.unique(d_w)) == (2 if high < 0.5 else 8)
+    assert (len(np.unique(d_w)) <= W.groups[0].MASKED) == (W.groups[0].mask is not None)
+    values = np.arange(1.0, 7.0)
+    net.clamp("s", values)
+    net.run(2.0)
+    sends = [(2.0, {1: -3.0, 4: 9.0}), (2.125, {2: 7.5, 4: -1.0})]  # 4 twice, in flight
+    for t, change in sends:
+        if t > net.now:
+            net.run(t)
+        values = values.copy()
+        values[list(change)] = list(change.values())
+        net.clamp("s", values)
+    for t in sorted({t + d for t, _ in sends for d in np.unique(d_w)}):
+        net.run(t + 1e-9)
+        expected = np.broadcast_to(np.arange(1.0, 7.0), d_w.shape).copy()
+        for sent, change in sends:
+            for i, v in change.items():
+                expected[d_w[:, i] <= t - sent, i] = v
+        assert np.array_equal(W.pre, expected), t
+    rng = np.random.default_rng(0)  # each group's count of receiving synapses
+    for group in W.groups:
+        sent = rng.random(6) < 0.5
+        members = d_w == group.delay
+        assert W.receive(group, rng.random(6), sent, False) == np.count_nonzero(members & sent)
+
+
 def learning_network(engine):
     graph, _ = chain([2, 3, 2], acts=["linear", "tanh", "linear"], dt=0.02, eta_w=0.2,
                      eta_b=0.2, lam_w=0.01, seed=1)

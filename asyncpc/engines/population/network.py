@@ -79,6 +79,36 @@ def grid_delays(delays: np.ndarray, grid: float) -> np.ndarray:
     return np.where((delays > 0.0) & (rounded == 0.0), grid, rounded)
 
 
+class Group:
+    """The synapses of a projection that share one delay: one SimPy timeout per emission.
+
+    ``flat`` are their indices into the projection's ``pre`` (``None``: every synapse, stored
+    as one row), ``cols`` the presynaptic neuron of each, ``present`` which presynaptic
+    neurons have a synapse here (``None``: all). A partial emission is written through a
+    boolean ``mask`` of the group when the projection has at most :data:`MASKED` groups (one
+    vectorised pass, cheaper than gathering indices when few neurons send), else through
+    ``flat``; a full one always through ``flat``.
+    """
+
+    __slots__ = ("delay", "flat", "cols", "present", "mask")
+
+    #: up to this many groups a projection keeps a boolean mask per group (1 byte per synapse
+    #: each)
+    MASKED = 4
+
+    def __init__(self, delay: float, members: np.ndarray | None = None, *,
+                 masked: bool = True) -> None:
+        self.delay = delay
+        self.flat = self.cols = self.present = self.mask = None
+        if members is None:
+            return
+        self.flat = np.flatnonzero(members)
+        self.cols = self.flat % members.shape[1]
+        present = members.any(axis=0)
+        self.present = None if present.all() else present
+        self.mask = members if masked else None
+
+
 class Projection:
     """The synapses of one edge in one direction, held by the population they sit on.
 
@@ -92,7 +122,8 @@ class Projection:
     """
 
     __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
-                 "owner", "counters", "arrivals", "_buf", "_memo_t", "_memo", "_squares")
+                 "owner", "counters", "arrivals", "_buf", "_where", "_memo_t", "_memo",
+                 "_squares")
 
     def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
                  lam: float, post: str, t: float, counters: Counters) -> None:
@@ -108,25 +139,16 @@ class Projection:
         self.owner: PopulationState | None = None
         values = np.unique(delays)
         self.uniform = len(values) == 1
-        n_post, n_pre = self.w.shape
+        n_post = self.w.shape[0]
         self.pre = np.tile(np.asarray(pre, dtype=float), (1 if self.uniform else n_post, 1))
         self._buf = np.empty_like(self.w)
         self._memo_t: float | None = None  # current() at this time, until w or pre change
         self._memo: np.ndarray | None = None
         self._squares: np.ndarray | float | None = None  # Σ_i pre_ki², until pre changes
-        # groups: (delay, flat indices into pre, presynaptic column of each, which presynaptic
-        # neurons have a synapse in the group)
-        self.groups: list[tuple[float, np.ndarray | None, np.ndarray | None,
-                                np.ndarray | None]] = []
-        if self.uniform:
-            self.groups.append((float(values[0]), None, None, None))
-        else:
-            for d in values:
-                flat = np.flatnonzero(delays == d)
-                cols = flat % n_pre
-                present = np.zeros(n_pre, dtype=bool)
-                present[cols] = True
-                self.groups.append((float(d), flat, cols, present))
+        masked = not self.uniform and len(values) <= Group.MASKED
+        self._where = np.empty(self.w.shape, dtype=bool) if masked else None
+        self.groups = ([Group(float(values[0]))] if self.uniform else
+                       [Group(float(d), delays == d, masked=masked) for d in values])
 
     def advance(self, t: float, post: np.ndarray) -> None:
         """Integrate the weights exactly up to ``t`` (both factors constant since ``self.t``)."""
@@ -190,22 +212,25 @@ class Projection:
             self._memo_t, self._memo = t, c
         return c
 
-    def receive(self, flat: np.ndarray | None, cols: np.ndarray | None, values: np.ndarray,
-                sent: np.ndarray) -> int:
-        """Write the sent presynaptic ``values`` into one group's entries; return how many
-        synapses received a message."""
+    def receive(self, group: Group, values: np.ndarray, sent: np.ndarray, full: bool) -> int:
+        """Write the sent presynaptic ``values`` into one group's entries (``full``: every
+        presynaptic neuron sent); return how many synapses received a message."""
         self.arrivals += 1
         self._memo_t = self._squares = None
-        if flat is None:
+        if group.flat is None:
             self.pre[0, sent] = values[sent]
             return int(np.count_nonzero(sent)) * self.w.shape[0]
-        if sent.all():
-            np.put(self.pre, flat, values[cols])
-            return len(flat)
-        m = sent[cols]
-        sel = flat[m]
-        np.put(self.pre, sel, values[cols[m]])
-        return len(sel)
+        if full:
+            np.put(self.pre, group.flat, values[group.cols])
+            return len(group.flat)
+        if group.mask is None:
+            m = sent[group.cols]
+            sel = group.flat[m]
+            np.put(self.pre, sel, values[group.cols[m]])
+            return len(sel)
+        where = np.logical_and(group.mask, sent, out=self._where)
+        np.copyto(self.pre, values, where=where)
+        return int(np.count_nonzero(where))
 
 
 class PopulationState:
@@ -230,6 +255,8 @@ class PopulationState:
         self.eta_bias = spec.eta_bias if has_errors else 0.0
         self.eps = np.zeros(n)
         self.clamped = np.zeros(n, dtype=bool)
+        self.any_free = 0 < n  # is any neuron free? (kept with ``clamped``)
+        self.partly = False  # are some, not all, neurons clamped?
         self.x_in = self.x.copy()  # x as seen by the column's error neuron (local link)
         self.eps_own = np.zeros(n)  # eps as seen by the column's representation neuron
         self.r_sent = self.r.copy()
@@ -245,6 +272,8 @@ class PopulationState:
         self.t_b = 0.0  # time up to which the bias is integrated
         self.wake: Event | None = None
         self.drifts = False  # do plastic synapses or a learning bias change its inputs asleep?
+        self.learning: list[Projection] = []  # the plastic projections sitting on it
+        self.learning_in: list[Projection] = []  # ... of them, the incoming ones
         self.emitted = 0
         self.steps = 0  # clock steps taken (the bench's floor replays them)
         self.log: Callable[[float, int, int], None] | None = None
@@ -302,11 +331,10 @@ class PopulationState:
         spec, t = self.spec, self.env.now
         rate = float(np.abs(self.eps).max()) * abs(self.eta_bias) if self.eta_bias else 0.0
         # the feedback currents of clamped neurons move nothing: scan them only if one is free
-        scanned = (*self.incoming, *self.feedback) if not self.clamped.all() else self.incoming
+        scanned = self.learning if self.any_free else self.learning_in
         for p in scanned:
-            if p.plastic:
-                rate = max(rate, float(p.drift(t).max()))
-        if rate == 0.0 and not any(p.plastic for p in scanned) and not self.eta_bias:
+            rate = max(rate, float(p.drift(t).max()))
+        if not scanned and not self.eta_bias:
             return  # nothing it reads drifts: no alarm (a clamp, a release or a message wakes it)
         h = drift_wait(rate, spec.drift_theta, spec.dt, max(spec.refresh, spec.dt))
         if math.isfinite(h):
@@ -333,16 +361,16 @@ class PopulationState:
                     -spec.variance * span / spec.tau_eps)
                 eps_settled = (float(np.max(np.abs(target - self.eps))) * spec.variance
                                <= spec.settle * spec.tau_eps)
-        free = ~self.clamped
-        moving = bool(free.any())
+        moving = self.any_free
         if moving:
             drive = np.zeros(spec.n)
             for p in self.feedback:
                 drive += p.current(t)
             eps_own = self.eps_own if not local else (eps_next if self.has_errors else 0.0)
             rate = (self.fprime(self.x) * drive - eps_own) / spec.tau_x
-            rate[self.clamped] = 0.0
-            moving = float(np.max(np.abs(rate))) > spec.settle
+            if self.partly:
+                rate[self.clamped] = 0.0
+            moving = float(np.abs(rate).max()) > spec.settle
         if not moving and eps_settled:
             if self.has_errors and instant:
                 self.set_eps(t, eps_next)
@@ -350,7 +378,8 @@ class PopulationState:
             return
         if moving:
             x = self.x + span * rate
-            x[self.clamped] = self.x[self.clamped]
+            if self.partly:
+                x[self.clamped] = self.x[self.clamped]
             self.set_x(t, x)
         if self.has_errors:
             if instant and local:
@@ -407,21 +436,24 @@ class PopulationState:
 
     def _emit(self, t: float, sent: np.ndarray, values: np.ndarray,
               targets: list[Projection]) -> None:
-        self.emitted += int(np.count_nonzero(sent))
+        count = int(np.count_nonzero(sent))
+        self.emitted += count
         if self.log is not None:
             for k in np.flatnonzero(sent):
                 if self.log is None:
                     break  # the observer stopped listening
                 self.log(t, self.code, int(k))
+        full = count == len(sent)
         env = self.env
         for proj in targets:
-            for delay, flat, cols, present in proj.groups:
-                if present is not None and not present[sent].any():
+            for group in proj.groups:
+                present = group.present
+                if present is not None and not full and not present[sent].any():
                     continue  # no sending neuron has a synapse with this delay
-                if delay == 0.0:
-                    _deliver(proj, flat, cols, values, sent)
+                if group.delay == 0.0:
+                    _deliver(proj, group, values, sent, full)
                 else:
-                    env.timeout(delay, (proj, flat, cols, values, sent)).callbacks.append(
+                    env.timeout(group.delay, (proj, group, values, sent, full)).callbacks.append(
                         _arrive)
 
     def _local(self, dest: np.ndarray, values: np.ndarray, sent: np.ndarray) -> None:
@@ -434,6 +466,8 @@ class PopulationState:
         now = self.env.now
         free = np.isnan(values)
         self.clamped = ~free
+        self.any_free = bool(free.any())
+        self.partly = self.any_free and not free.all()
         x = np.where(free, self.x, values)
         if not np.array_equal(x, self.x):
             self.integrate(now)
@@ -443,6 +477,7 @@ class PopulationState:
 
     def release(self) -> None:
         self.clamped[:] = False
+        self.any_free, self.partly = self.spec.n > 0, False
         self.t = self.env.now
         self.poke()
 
@@ -456,10 +491,11 @@ class PopulationState:
             self.poke()
 
 
-def _deliver(proj: Projection, flat, cols, values: np.ndarray, sent: np.ndarray) -> None:
+def _deliver(proj: Projection, group: Group, values: np.ndarray, sent: np.ndarray,
+             full: bool) -> None:
     owner = proj.owner
     proj.advance(owner.env.now, owner.signal(proj.post))
-    owner.net.counters.delivered += proj.receive(flat, cols, values, sent)
+    owner.net.counters.delivered += proj.receive(group, values, sent, full)
     owner.poke()
 
 
@@ -542,8 +578,9 @@ class PopulationNetwork(Engine):
                 p.pre[:] = pop.eps[None, :]
                 p._memo_t = p._squares = None
         for pop in self.populations.values():
-            pop.drifts = pop.eta_bias != 0.0 or any(
-                p.plastic for p in (*pop.incoming, *pop.feedback))
+            pop.learning_in = [p for p in pop.incoming if p.plastic]
+            pop.learning = pop.learning_in + [p for p in pop.feedback if p.plastic]
+            pop.drifts = pop.eta_bias != 0.0 or bool(pop.learning)
             pop.t = pop.t_b = t
             pop.start()
         events.initialise(self.env)  # the ordering rule of engines/events.py
