@@ -255,7 +255,7 @@ class PopulationState:
         self.eta_bias = spec.eta_bias if has_errors else 0.0
         self.eps = np.zeros(n)
         self.clamped = np.zeros(n, dtype=bool)
-        self.any_free = 0 < n  # is any neuron free? (kept with ``clamped``)
+        self.any_free = n > 0  # is any neuron free? (kept with ``clamped``)
         self.partly = False  # are some, not all, neurons clamped?
         self.x_in = self.x.copy()  # x as seen by the column's error neuron (local link)
         self.eps_own = np.zeros(n)  # eps as seen by the column's representation neuron
