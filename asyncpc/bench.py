@@ -221,7 +221,9 @@ def population_floor(net: PopulationNetwork) -> float:
     for pop in net.populations.values():
         projections = [(p.w.copy(), p.pre.copy(), np.empty_like(p.w), p.uniform,
                         np.ones(p.w.shape[0])) for p in (*pop.incoming, *pop.feedback)]
-        arrivals = [(p.pre.copy(), p.groups[0], np.empty(p.w.shape, dtype=bool), p.arrivals)
+        arrivals = [(p.pre.copy(), p.groups[0], np.empty(p.w.shape, dtype=bool),
+                     p.full_arrivals, p.arrivals - p.full_arrivals,
+                     round(p.senders / max(1, p.arrivals - p.full_arrivals)))
                     for p in pop.incoming + pop.feedback]
         work.append((pop.steps, pop.spec.n, pop.f, pop.fprime, projections, arrivals))
     start = time.perf_counter()
@@ -243,17 +245,26 @@ def population_floor(net: PopulationNetwork) -> float:
             r = f(x)
             sent = np.abs(r - x) > 0.0
             sent.any()
-        for pre, group, where, count in arrivals:  # as Projection.receive, a partial send
+        # as Projection.receive: the full sends, then the partial ones from their mean number
+        # of senders
+        for pre, group, where, full, partial, senders in arrivals:
             values = np.ones(pre.shape[1])
-            sent_pre = np.ones(pre.shape[1], dtype=bool)
-            for _ in range(count):
+            sent = np.zeros(pre.shape[1], dtype=bool)
+            sent[np.linspace(0, len(sent) - 1, senders).astype(int)] = True
+            for _ in range(full):
                 if group.flat is None:
-                    pre[0, sent_pre] = values[sent_pre]
+                    pre[0] = values
+                else:
+                    np.put(pre, group.flat, values[group.cols])
+            for _ in range(partial):
+                if group.flat is None:
+                    pre[0, sent] = values[sent]
                 elif group.mask is None:
-                    m = sent_pre[group.cols]
+                    m = sent[group.cols]
                     np.put(pre, group.flat[m], values[group.cols[m]])
                 else:
-                    np.copyto(pre, values, where=np.logical_and(group.mask, sent_pre, out=where))
+                    np.copyto(pre, values, where=np.logical_and(group.mask, sent, out=where))
+                    np.count_nonzero(where)
     return time.perf_counter() - start
 
 

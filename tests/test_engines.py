@@ -116,7 +116,8 @@ def test_a_partial_emission_reaches_exactly_the_synapses_of_its_senders(high):
     for group in W.groups:
         sent = rng.random(6) < 0.5
         members = d_w == group.delay
-        assert W.receive(group, rng.random(6), sent, False) == np.count_nonzero(members & sent)
+        count = int(np.count_nonzero(sent))
+        assert W.receive(group, rng.random(6), sent, count) == np.count_nonzero(members & sent)
 
 
 def learning_network(engine):

@@ -122,8 +122,8 @@ class Projection:
     """
 
     __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
-                 "owner", "counters", "arrivals", "_buf", "_where", "_memo_t", "_memo",
-                 "_squares")
+                 "owner", "counters", "arrivals", "full_arrivals", "senders", "_buf", "_where",
+                 "_memo_t", "_memo", "_squares")
 
     def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
                  lam: float, post: str, t: float, counters: Counters) -> None:
@@ -135,7 +135,9 @@ class Projection:
         self.t = t
         self.counters = counters
         self.twin: Projection | None = None  # rule "tied": B ≡ twinᵀ (non-local)
-        self.arrivals = 0  # messages (group deliveries) received, for the bench's floor
+        # for the bench's floor: messages (group deliveries) received, those from every
+        # presynaptic neuron at once, and the sending neurons of the others, summed
+        self.arrivals = self.full_arrivals = self.senders = 0
         self.owner: PopulationState | None = None
         values = np.unique(delays)
         self.uniform = len(values) == 1
@@ -212,17 +214,22 @@ class Projection:
             self._memo_t, self._memo = t, c
         return c
 
-    def receive(self, group: Group, values: np.ndarray, sent: np.ndarray, full: bool) -> int:
-        """Write the sent presynaptic ``values`` into one group's entries (``full``: every
-        presynaptic neuron sent); return how many synapses received a message."""
+    def receive(self, group: Group, values: np.ndarray, sent: np.ndarray, count: int) -> int:
+        """Write the sent presynaptic ``values`` into one group's entries (``count``: how many
+        presynaptic neurons sent); return how many synapses received a message."""
         self.arrivals += 1
         self._memo_t = self._squares = None
-        if group.flat is None:
-            self.pre[0, sent] = values[sent]
-            return int(np.count_nonzero(sent)) * self.w.shape[0]
-        if full:
+        if count == len(sent):
+            self.full_arrivals += 1
+            if group.flat is None:
+                self.pre[0] = values
+                return count * self.w.shape[0]
             np.put(self.pre, group.flat, values[group.cols])
             return len(group.flat)
+        self.senders += count
+        if group.flat is None:
+            self.pre[0, sent] = values[sent]
+            return count * self.w.shape[0]
         if group.mask is None:
             m = sent[group.cols]
             sel = group.flat[m]
@@ -451,9 +458,9 @@ class PopulationState:
                 if present is not None and not full and not present[sent].any():
                     continue  # no sending neuron has a synapse with this delay
                 if group.delay == 0.0:
-                    _deliver(proj, group, values, sent, full)
+                    _deliver(proj, group, values, sent, count)
                 else:
-                    env.timeout(group.delay, (proj, group, values, sent, full)).callbacks.append(
+                    env.timeout(group.delay, (proj, group, values, sent, count)).callbacks.append(
                         _arrive)
 
     def _local(self, dest: np.ndarray, values: np.ndarray, sent: np.ndarray) -> None:
@@ -492,10 +499,10 @@ class PopulationState:
 
 
 def _deliver(proj: Projection, group: Group, values: np.ndarray, sent: np.ndarray,
-             full: bool) -> None:
+             count: int) -> None:
     owner = proj.owner
     proj.advance(owner.env.now, owner.signal(proj.post))
-    owner.net.counters.delivered += proj.receive(group, values, sent, full)
+    owner.net.counters.delivered += proj.receive(group, values, sent, count)
     owner.poke()
 
 
