@@ -327,8 +327,11 @@ class PopulationState:
         return spec.dt * (1.0 + spec.jitter * (2.0 * self.rng.random() - 1.0))
 
     def poke(self) -> None:
+        """Wake the population (an arrival, a clamp, a release, a reset) — unless every neuron
+        is clamped and it has no error neurons: then a step has nothing to compute (its
+        synapses integrate exactly at their next arrival)."""
         wake = self.wake
-        if wake is not None and not wake.triggered:
+        if wake is not None and not wake.triggered and (self.any_free or self.has_errors):
             wake.succeed()
 
     def sleep(self) -> None:
