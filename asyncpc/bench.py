@@ -215,12 +215,15 @@ def measure_population(n_in: int, n_hidden: int, samples: int, presentation: flo
 
 def population_floor(net: PopulationNetwork) -> float:
     """Wall time of bare numpy doing the array work the engine did: for every step of every
-    population, the exact integration and the currents of each projection on it and the
-    vector arithmetic of the neurons; for every arrival, the write into ``pre``."""
+    population, the exact integration and the currents of each projection on it (factored:
+    vector operations) and the vector arithmetic of the neurons; for every arrival, folding
+    the integration into the weights and the write into ``pre``; for every re-reading, the
+    currents and squares of the new ``pre``."""
     work = []
     for pop in net.populations.values():
         projections = [(p.w.copy(), p.pre.copy(), np.empty_like(p.w), p.uniform,
-                        np.ones(p.w.shape[0])) for p in (*pop.incoming, *pop.feedback)]
+                        np.ones(p.w.shape[0]), np.zeros(p.w.shape[0]), p.rereads, p.settles)
+                       for p in (*pop.incoming, *pop.feedback)]
         arrivals = [(p.pre.copy(), p.groups[0], np.empty(p.w.shape, dtype=bool),
                      p.full_arrivals, p.arrivals - p.full_arrivals,
                      round(p.senders / max(1, p.arrivals - p.full_arrivals)))
@@ -231,12 +234,10 @@ def population_floor(net: PopulationNetwork) -> float:
         x, b = np.zeros(n), np.zeros(n)
         for _ in range(steps):
             total = b.copy()
-            for w, pre, buf, uniform, post in projections:
-                G = np.multiply(post[:, None], pre, out=buf)
-                G *= 1e-6
-                w *= 1.0
-                w += G
-                cur = w @ pre[0] if uniform else np.einsum("ij,ij->i", w, pre)
+            for _w, _pre, _buf, _uniform, post, acc, *_ in projections:
+                acc *= 1.0
+                acc += 1e-6 * post
+                cur = 1.0 * post + acc * post
                 if len(cur) == n:
                     total += cur
             rate = fprime(x) * total - total
@@ -245,9 +246,18 @@ def population_floor(net: PopulationNetwork) -> float:
             r = f(x)
             sent = np.abs(r - x) > 0.0
             sent.any()
+        for w, pre, _buf, uniform, _post, _acc, rereads, _settles in projections:
+            for _ in range(rereads):
+                w @ pre[0] if uniform else np.einsum("ij,ij->i", w, pre)
+                pre[0] @ pre[0] if uniform else np.einsum("ij,ij->i", pre, pre)
         # as Projection.receive: the full sends, then the partial ones from their mean number
         # of senders
-        for pre, group, where, full, partial, senders in arrivals:
+        for (pre, group, where, full, partial, senders), projection in zip(
+                arrivals, projections, strict=True):
+            w, buf, acc, settles = projection[0], projection[2], projection[5], projection[7]
+            for _ in range(settles):  # Projection.settle
+                w *= 1.0
+                w += np.multiply(acc[:, None], pre, out=buf)
             values = np.ones(pre.shape[1])
             sent = np.zeros(pre.shape[1], dtype=bool)
             sent[np.linspace(0, len(sent) - 1, senders).astype(int)] = True
