@@ -417,7 +417,8 @@ class PopulationState:
         if self.has_errors:
             mu = self.prediction(t)
             target = (self.x_in if not local else self.x) - mu
-            target /= spec.variance
+            if spec.variance != 1.0:
+                target /= spec.variance
             if instant:
                 eps_next = target
             else:
@@ -427,33 +428,37 @@ class PopulationState:
                                <= spec.settle * spec.tau_eps)
         moving = self.any_free
         if moving:
-            drive = np.zeros(spec.n)
-            for p in self.feedback:
-                drive += p.current(t)
+            drive = self.feedback[0].current(t) if self.feedback else np.zeros(spec.n)
+            for p in self.feedback[1:]:
+                drive = drive + p.current(t)
             eps_own = self.eps_own if not local else (eps_next if self.has_errors else 0.0)
-            rate = (self.fprime(self.x) * drive - eps_own) / spec.tau_x
+            rate = self.fprime(self.x) * drive - eps_own  # times tau_x, until it moves
             if self.partly:
                 rate[self.clamped] = 0.0
-            moving = float(np.abs(rate).max()) > spec.settle
+            # (max |v|) / tau_x is max (|v| / tau_x) exactly: division rounds monotonically
+            moving = float(np.abs(rate).max()) / spec.tau_x > spec.settle
         if not moving and eps_settled:
             if self.has_errors and instant:
                 self.set_eps(t, eps_next)
             self.sleep()
             return
         if moving:
+            rate /= spec.tau_x
             x = self.x + span * rate
             if self.partly:
                 x[self.clamped] = self.x[self.clamped]
             self.set_x(t, x)
         if self.has_errors:
             if instant and local:
-                eps_next = (self.x - mu) / spec.variance
+                eps_next = self.x - mu
+                if spec.variance != 1.0:
+                    eps_next /= spec.variance
             self.set_eps(t, eps_next)
 
     def prediction(self, t: float) -> np.ndarray:
         """``mu = b + Σ W pre`` as the error neurons see it (synapses integrated to ``t``)."""
-        mu = self.b.copy()
-        for p in self.incoming:
+        mu = self.b + self.incoming[0].current(t) if self.incoming else self.b.copy()
+        for p in self.incoming[1:]:
             mu += p.current(t)
         return mu
 
@@ -465,32 +470,43 @@ class PopulationState:
             self.set_eps(t, (self.x - self.prediction(t)) / spec.variance)
 
     # -- state changes and emissions -----------------------------------------------------------
+    def _finite(self, what: str, values: np.ndarray, t: float) -> None:
+        """Raise :class:`Diverged` naming the first non-finite entry of ``values``, if any."""
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            k = int(bad[0])
+            raise Diverged.state(what, values[k], t=t, population=self.name, index=k)
+
     def set_x(self, t: float, x: np.ndarray) -> None:
-        if not np.isfinite(x).all():
-            k = int(np.flatnonzero(~np.isfinite(x))[0])
-            raise Diverged.state("state x", x[k], t=t, population=self.name, index=k)
+        theta = self.spec.theta
+        if self.has_errors:  # the change since x was last sent is needed anyway
+            moves = np.abs(x - self.x_sent)  # x_sent is finite: NaN or inf iff x is not
+            top = moves.max()
+            if not top < math.inf:
+                self._finite("state x", x, t)  # or only the difference overflowed
+        elif not np.isfinite(x).all():
+            self._finite("state x", x, t)
         self.x = x
         self.r = r = self.f(x)
-        theta = self.spec.theta
         sent = np.abs(r - self.r_sent) > theta
         if sent.any():
             self.r_sent[sent] = r[sent]
             self._emit(t, sent, self.r_sent.copy(), self.out_r)
-        if self.has_errors:
-            moved = np.abs(x - self.x_sent) > theta
-            if moved.any():
-                self.x_sent[moved] = x[moved]
-                self.net.counters.delivered += int(np.count_nonzero(moved))  # the local link
-                if self.spec.local_delay > 0.0:
-                    self._local(self.x_in, self.x_sent.copy(), moved)
+        if self.has_errors and top > theta:
+            moved = moves > theta
+            self.x_sent[moved] = x[moved]
+            self.net.counters.delivered += int(np.count_nonzero(moved))  # the local link
+            if self.spec.local_delay > 0.0:
+                self._local(self.x_in, self.x_sent.copy(), moved)
 
     def set_eps(self, t: float, eps: np.ndarray) -> None:
-        if not np.isfinite(eps).all():
-            k = int(np.flatnonzero(~np.isfinite(eps))[0])
-            raise Diverged.state("error eps", eps[k], t=t, population=self.name, index=k)
+        moves = np.abs(eps - self.eps_sent)  # eps_sent is finite: NaN or inf iff eps is not
+        top = moves.max()
+        if not top < math.inf:
+            self._finite("error eps", eps, t)  # or only the difference overflowed
         self.eps = eps
-        sent = np.abs(eps - self.eps_sent) > self.spec.theta
-        if sent.any():
+        if top > self.spec.theta:
+            sent = moves > self.spec.theta
             self.eps_sent[sent] = eps[sent]
             values = self.eps_sent.copy()
             self._emit(t, sent, values, self.out_eps)
