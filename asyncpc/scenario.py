@@ -373,7 +373,7 @@ def _validate(raw: dict, where: str, problems: list[str]) -> dict:
 
 #: measured memory per synapse and per neuron of each engine (bytes; README, "Performance"),
 #: with a margin
-BYTES = {"unit": (1800, 2000), "population": (100, 400)}
+BYTES = {"unit": (2500, 2000), "population": (100, 400)}
 
 
 def estimated_memory(data: dict) -> tuple[int, float]:

@@ -375,7 +375,7 @@ def test_a_network_too_large_for_the_machine_is_refused_before_building(tmp_path
         assert "run.max_memory_gb = 8 GB" in err
     medium = GOOD.replace("[populations.b]\nn = 3", "[populations.b]\nn = 2000000")
     with pytest.raises(sc.ScenarioError, match="max_memory_gb"):
-        sc.load(write(tmp_path, medium))  # 8 million synapses: ~22 GB on the unit engine
+        sc.load(write(tmp_path, medium))  # 8 million synapses: ~28 GB on the unit engine
     sc.load(write(tmp_path, medium), ["run.engine=population"])  # ~2 GB: fine
     sc.load(write(tmp_path, medium), ["run.max_memory_gb=30"])  # raised knowingly
 
