@@ -26,10 +26,9 @@ both are constant over every interval it integrates and the solution
 still, the sum of such steps keeps the form ``decay · w_m + acc ⊗ pre`` (a scalar and a
 vector over the postsynaptic neurons), and so do the currents (``decay · Σ w_m pre + acc ·
 Σ pre²``): a step costs vector operations, and the matrix is updated only when ``pre``
-changes (an arrival). With zero delays, equal
-rates and ``theta = 0`` the ``W`` and ``B`` of an edge integrate the same product ``r_i eps_k``,
-so the Kolen–Pollack identity ``W − Bᵀ = e^{−lam t}(W₀ − B₀ᵀ)`` holds to rounding, as in the
-unit engine.
+changes (an arrival). With zero delays, equal rates and ``theta = 0`` the ``W`` and ``B`` of an
+edge integrate the same product ``r_i eps_k``, so the Kolen–Pollack identity
+``W − Bᵀ = e^{−lam t}(W₀ − B₀ᵀ)`` holds to rounding, as in the unit engine.
 
 Integration scheme
 ------------------
@@ -51,7 +50,8 @@ engines differ by O(dt) and converge to the same ODE (``tests/test_engines.py``)
 
 Sleeping. When every free neuron's rate of change is at most ``settle`` (and clocked errors
 are settled too), the population holds its state and stops its clock until an arrival, a
-clamp or a reset wakes it. Learning keeps changing its input currents meanwhile, so with
+clamp or a reset wakes it (arrivals do not wake a population whose neurons are all clamped and
+that has no error neurons: it has nothing to compute). Learning keeps changing its input currents meanwhile, so with
 plastic synapses or a learning bias it also sets its own alarm, by the rule the unit engine's
 synapses follow one by one (:mod:`~asyncpc.engines.unit.synapses`): for when the fastest-moving
 input current of any of its neurons (``Σ_i pre_i · dw_i/dt`` over each projection, or
