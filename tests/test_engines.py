@@ -8,7 +8,8 @@ import pytest
 from helpers import chain
 
 import asyncpc as ap
-from asyncpc.engines.population.network import grid_delays
+from asyncpc.engines.base import Counters
+from asyncpc.engines.population.network import Projection, grid_delays
 
 X_IN = np.array([0.8, -0.5])
 Y = np.array([0.3, -0.2])
@@ -118,6 +119,41 @@ def test_a_partial_emission_reaches_exactly_the_synapses_of_its_senders(high):
         members = d_w == group.delay
         count = int(np.count_nonzero(sent))
         assert W.receive(group, rng.random(6), sent, count) == np.count_nonzero(members & sent)
+
+
+@pytest.mark.parametrize("lam", [0.0, 0.3])
+@pytest.mark.parametrize("uniform", [True, False])
+def test_factored_weights_equal_the_stepwise_exact_integration(lam, uniform):
+    """A projection keeps decay · W_m + acc ⊗ pre while pre holds still; its weights and
+    currents must equal numpy integrating w ← e^{−λΔ} w + η(1 − e^{−λΔ})/λ · post ⊗ pre step by
+    step, through steps, arrivals that change pre, and an observer's look ahead."""
+    rng = np.random.default_rng(3)
+    w0 = rng.normal(size=(4, 5))
+    delays = np.full((4, 5), 0.1) if uniform else rng.choice([0.1, 0.2], size=(4, 5))
+    counters = Counters()
+    proj = Projection(w0, rng.normal(size=5), delays, eta=0.7, lam=lam, post="eps", t=0.0,
+                      counters=counters)
+    w, pre, t = w0.copy(), np.broadcast_to(proj.pre, (4, 5)).copy(), 0.0
+    for step in range(60):
+        post = rng.normal(size=4)
+        span = rng.uniform(0.01, 0.2)
+        t += span
+        gain = 0.7 * span if lam == 0.0 else 0.7 * (1.0 - np.exp(-lam * span)) / lam
+        w = np.exp(-lam * span) * w + gain * post[:, None] * pre
+        proj.advance(t, post)
+        assert np.allclose(proj.current(t), (w * pre).sum(axis=1), rtol=0, atol=1e-12)
+        if step % 7 == 3:  # an arrival: some presynaptic neurons send
+            group = proj.groups[step % len(proj.groups)]
+            values, sent = rng.normal(size=5), rng.random(5) < 0.5
+            proj.receive(group, values, sent, int(np.count_nonzero(sent)))
+            members = np.ones((4, 5), bool) if uniform else delays == group.delay
+            pre = np.where(members & sent, values, pre)
+            assert np.array_equal(np.broadcast_to(proj.pre, (4, 5)), pre)
+    ahead = rng.normal(size=4)
+    expected = np.exp(-lam * 0.5) * w + (0.7 * 0.5 if lam == 0.0 else 0.7 * (
+        1.0 - np.exp(-lam * 0.5)) / lam) * ahead[:, None] * pre
+    assert np.allclose(proj.weight_at(t + 0.5, ahead), expected, rtol=0, atol=1e-12)
+    assert np.linalg.norm(w - w0) > 1.0  # it learned
 
 
 def learning_network(engine):

@@ -51,13 +51,13 @@ engines differ by O(dt) and converge to the same ODE (``tests/test_engines.py``)
 Sleeping. When every free neuron's rate of change is at most ``settle`` (and clocked errors
 are settled too), the population holds its state and stops its clock until an arrival, a
 clamp or a reset wakes it (arrivals do not wake a population whose neurons are all clamped and
-that has no error neurons: it has nothing to compute). Learning keeps changing its input currents meanwhile, so with
-plastic synapses or a learning bias it also sets its own alarm, by the rule the unit engine's
-synapses follow one by one (:mod:`~asyncpc.engines.unit.synapses`): for when the fastest-moving
-input current of any of its neurons (``Σ_i pre_i · dw_i/dt`` over each projection, or
-``db/dt``) will have drifted by ``drift_theta``, no sooner than ``dt`` and no later than
-``refresh``. Awake, it reads every current afresh at each step. Synapses and biases are
-integrated exactly over the sleep when it ends.
+that has no error neurons: it has nothing to compute). Learning keeps changing its input
+currents meanwhile, so with plastic synapses or a learning bias it also sets its own alarm, by
+the rule the unit engine's synapses follow one by one (:mod:`~asyncpc.engines.unit.synapses`):
+for when the fastest-moving input current of any of its neurons (``Σ_i pre_i · dw_i/dt`` over
+each projection, or ``db/dt``) will have drifted by ``drift_theta``, no sooner than ``dt`` and
+no later than ``refresh``. Awake, it reads every current afresh at each step. Synapses and
+biases are integrated exactly over the sleep when it ends.
 """
 
 from __future__ import annotations
