@@ -133,9 +133,8 @@ class Projection:
 
     __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
                  "owner", "counters", "arrivals", "full_arrivals", "senders", "rereads", "settles",
-                 "_buf",
-                 "_where",
-                 "_decay", "_acc", "_pending", "_base", "_squares", "_memo_t", "_memo")
+                 "_buf", "_where", "_decay", "_acc", "_pending", "_base", "_squares", "_memo_t",
+                 "_memo")
 
     def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
                  lam: float, post: str, t: float, counters: Counters) -> None:
@@ -316,7 +315,7 @@ class PopulationState:
         self.eta_bias = spec.eta_bias if has_errors else 0.0
         self.eps = np.zeros(n)
         self.clamped = np.zeros(n, dtype=bool)
-        self.any_free = n > 0  # is any neuron free? (kept with ``clamped``)
+        self.any_free = True  # is any neuron free? (kept with ``clamped``; n ≥ 1)
         self.partly = False  # are some, not all, neurons clamped?
         self.x_in = self.x.copy()  # x as seen by the column's error neuron (local link)
         self.eps_own = np.zeros(n)  # eps as seen by the column's representation neuron
@@ -557,7 +556,7 @@ class PopulationState:
 
     def release(self) -> None:
         self.clamped[:] = False
-        self.any_free, self.partly = self.spec.n > 0, False
+        self.any_free, self.partly = True, False
         self.t = self.env.now
         self.poke()
 
