@@ -14,7 +14,8 @@ from asyncpc.activations import activation
 
 class DenseModel:
     """``pops``: name → dict(n, act, var, tau, prior, x0, clamped value or None);
-    ``edges``: list of dict(src, tgt, W, B, eta_w, eta_b, lam_w, lam_b, raw)."""
+    ``edges``: list of dict(src, tgt, W, B, eta_w, eta_b, lam_w, lam_b, raw, tied); a ``tied``
+    edge's feedback is ``Wᵀ`` at all times (its ``B`` is carried along unused)."""
 
     def __init__(self, pops: dict, edges: list[dict]) -> None:
         self.pops = pops
@@ -34,8 +35,13 @@ class DenseModel:
             eps[name] = (x[name] - mu) / p["var"]
         return eps
 
+    def feedback(self, W: list, B: list) -> list:
+        """The feedback matrices in force: ``Wᵀ`` for a ``tied`` edge, else ``B``."""
+        return [w.T if e.get("tied") else m for e, w, m in zip(self.edges, W, B, strict=True)]
+
     def derivative(self, state):
         x, W, B, b = state
+        B = self.feedback(W, B)
         eps = self.errors(x, W, b)
         dx = {}
         for name, p in self.pops.items():
@@ -156,6 +162,7 @@ class DelayedModel(DenseModel):
 
     def rate(self, state, t):
         x, W, B, b, e = state
+        B = self.feedback(W, B)
         dx, de = {}, {}
         for name, p in self.pops.items():
             if name in e:  # clocked error neuron relaxing towards (x(t − d) − mu)/var

@@ -159,6 +159,9 @@ def test_factored_weights_equal_the_stepwise_exact_integration(lam, uniform):
 def learning_network(engine):
     graph, _ = chain([2, 3, 2], acts=["linear", "tanh", "linear"], dt=0.02, eta_w=0.2,
                      eta_b=0.2, lam_w=0.01, seed=1)
+    spec = graph.nodes["p1"]["spec"]  # with a learning bias (prior mean) on the hidden layer
+    graph.nodes["p1"]["spec"] = ap.PopulationSpec(**{**spec.__dict__, "prior": 0.1,
+                                                     "eta_bias": 0.2})
     net = ap.build_network(graph, engine=engine, seed=0)
     net.clamp("p0", X_IN)
     net.clamp("p2", Y)
@@ -166,20 +169,24 @@ def learning_network(engine):
 
 
 def test_a_frozen_copy_does_not_learn(engine):
-    """Evaluation copies have plasticity off: their weights stay exactly where they started,
-    while the network they were copied from (negative control) does learn."""
+    """Evaluation copies have plasticity off: their weights and their biases stay exactly where
+    they started, while the network they were copied from (negative control) does learn both."""
     net = learning_network(engine)
     net.run(1.0)
     copy = net.frozen_copy()
     before = [m.copy() for e in copy.edge_names for m in copy.weights(e)]
+    bias = copy.bias("p1")
+    assert np.array_equal(bias, net.bias("p1"))
     copy.clamp("p0", X_IN)
     copy.clamp("p2", Y)
     copy.run(5.0)
     after = [m for e in copy.edge_names for m in copy.weights(e)]
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+    assert np.array_equal(copy.bias("p1"), bias)
     net.run(5.0)
     learned = [m for e in net.edge_names for m in net.weights(e)]
     assert max(np.max(np.abs(a - b)) for a, b in zip(before, learned, strict=True)) > 1e-3
+    assert np.max(np.abs(net.bias("p1") - bias)) > 1e-3
 
 
 def test_both_engines_count_the_same_emissions_for_a_clamp():

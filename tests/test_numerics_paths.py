@@ -114,3 +114,85 @@ def test_the_one_frame_learning_path_equals_the_methods_it_inlines(monkeypatch):
         assert fast[1] == slow[1] > 1000
         for a, b in zip(fast[0], slow[0], strict=True):
             assert np.array_equal(a, b), sets
+
+
+# -- paths that a planted one-line bug got through before these tests ----------------------------
+
+@pytest.mark.parametrize("local_delay", [0.5])
+def test_a_columns_round_trip_takes_two_local_delays(engine, local_delay):
+    """One neuron with prior 1 starting at 0 (tau_x = 1) and a column delay d: its error neuron
+    sees x(t − d) and x sees that error d later, so dx/dt = 1 − x(t − 2d) with x = 0 before
+    t = 0 (the initial error −1 is what x sees until the first round trip). With d = 0.5:
+    x = t on [0, 1]; x = 1 + s − s²/2 (s = t − 1) on [1, 2]; x = 3/2 − s²/2 + s³/6
+    (s = t − 2) on [2, 3] (method of steps). Kills: the local delay applied twice (a round
+    trip of 4d, x = t up to 2)."""
+    pops = [ap.PopulationSpec("a", 1, prior=1.0, dt=0.001, settle=0.0,
+                              local_delay=local_delay)]
+    net = ap.build_network(ap.build_graph(pops, []), engine=engine, seed=0)
+    for t, exact in ((0.75, 0.75), (1.5, 1.375), (2.5, 1.5 - 0.125 + 0.125 / 6)):
+        net.run(t)
+        assert net.x("a")[0] == pytest.approx(exact, abs=3e-3)  # first order in dt = 0.001
+
+
+def test_a_clocked_error_relaxes_over_the_time_that_really_elapsed(engine):
+    """With a jittered clock every step has its own length; the error neuron's relaxation is
+    exact for inputs held over a step, so after any sequence of steps it sits exactly on
+    eps(t) = 1 − e^{−sigma2 (t − phase)/tau_eps} at its last step t (x clamped to 1 at 0,
+    prior 0; the clock starts at its phase). Kills: relaxing over the nominal dt instead of
+    the elapsed time (off by the accumulated jitter, ≈ 1e-3 here)."""
+    spec = ap.PopulationSpec("a", 1, prior=0.0, variance=2.0, tau_eps=0.5, dt=0.01,
+                             jitter=0.3, settle=0.0)
+    net = ap.build_network(ap.build_graph([spec], []), engine=engine, seed=4)
+    net.clamp("a", [1.0])
+    phase = net.clock_phases("a")[-1]  # the error neuron's clock (the last listed)
+    net.run(0.6)
+    if engine == "unit":
+        last = net.populations["a"].errors[0].t
+    else:
+        last = net.populations["a"].t
+    target = 1.0 / 2.0
+    exact = target - target * np.exp(-2.0 * (last - phase) / 0.5)
+    assert net.eps("a")[0] == pytest.approx(exact, rel=1e-12, abs=1e-14)
+
+
+def test_feedback_travels_with_the_feedback_delay(engine):
+    """An error synapse carries its error neuron's signal with ``feedback_delay``, not with the
+    delay of its prediction twin: s (free, linear, no error neurons) is driven only by
+    B · eps_t, so it stays at 0 until eps_t, switched on at t = 1 by a clamp, has crossed the
+    feedback delay 0.5, then moves at rate B · eps = 1. Kills: B synapses delivering with the
+    W delay (0.25), which moves s from t = 1.25."""
+    pops = [ap.PopulationSpec("s", 1, dt=1 / 64, settle=0.0),
+            ap.PopulationSpec("t", 1, dt=1 / 64, settle=0.0)]
+    edges = [ap.EdgeSpec("s", "t", w_values=((0.0,),), b_values=((1.0,),), rule="fixed",
+                         delay=ap.Distribution("constant", value=0.25),
+                         feedback_delay=ap.Distribution("constant", value=0.5))]
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0)
+    net.clamp("t", [0.0])
+    net.run(1.0)
+    net.clamp("t", [1.0])
+    net.run(1.5)  # the arrival at exactly 1.5 is not processed yet
+    assert net.x("s")[0] == 0.0
+    net.run(2.0)
+    assert net.x("s")[0] == pytest.approx(0.5, abs=1 / 64)  # within one step of the clock
+
+
+@pytest.mark.parametrize("how", ["release", "nan clamp"])
+def test_a_released_neuron_relaxes_again(engine, how):
+    """Neurons with prior 1 held at 3 and then freed at t = 2 relax as x = 1 + 2 e^{−(t − 2)}
+    (tau_x = 1), by either way of freeing them; a nan clamp frees only its own entry, so the
+    other neuron stays at 3. Kills: a released neuron that keeps its clamp flag, or whose
+    population does not count it as free."""
+    pops = [ap.PopulationSpec("a", 2, prior=1.0, dt=0.001, settle=1e-3)]
+    net = ap.build_network(ap.build_graph(pops, []), engine=engine, seed=0)
+    net.clamp("a", [3.0, 3.0])
+    net.run(2.0)
+    assert np.array_equal(net.x("a"), [3.0, 3.0])
+    if how == "release":
+        net.release("a")
+    else:
+        net.clamp("a", [np.nan, 3.0])
+    for t in (2.5, 3.0, 5.0):
+        net.run(t)
+        x = net.x("a")
+        assert x[0] == pytest.approx(1.0 + 2.0 * np.exp(-(t - 2.0)), abs=3e-3)
+        assert x[1] == (3.0 if how == "nan clamp" else pytest.approx(x[0], abs=1e-12))

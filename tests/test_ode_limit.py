@@ -14,9 +14,9 @@ ETA = 0.05
 T = 4.0
 
 
-def engine_run(dt, engine):
+def engine_run(dt, engine, rule="hebbian"):
     graph, mats = chain([2, 3, 2], acts=["linear", "tanh", "linear"], dt=dt, eta_w=ETA,
-                        eta_b=ETA, seed=3)
+                        eta_b=ETA, seed=3, rule=rule)
     # a learnable bias on the hidden population: db/dt = eta_b eps
     spec = graph.nodes["p1"]["spec"]
     graph.nodes["p1"]["spec"] = ap.PopulationSpec(**{**spec.__dict__, "prior": 0.2,
@@ -28,21 +28,24 @@ def engine_run(dt, engine):
     return net, mats
 
 
-def reference_run(mats):
+def reference_run(mats, rule="hebbian"):
     pops = {"p0": dict(n=2, act="linear", var=1.0, tau=1.0, clamped=X_IN),
             "p1": dict(n=3, act="tanh", var=1.0, tau=1.0, prior=0.2, eta_bias=0.3),
             "p2": dict(n=2, act="linear", var=1.0, tau=1.0, clamped=Y)}
     edges = [dict(src=f"p{j}", tgt=f"p{j + 1}", W=W, B=B, eta_w=ETA, eta_b=ETA, lam_w=0.0,
-                  lam_b=0.0) for j, (W, B) in enumerate(mats)]
+                  lam_b=0.0, tied=rule == "tied") for j, (W, B) in enumerate(mats)]
     x, W, _, b = DenseModel(pops, edges).integrate(T, h=1e-3)
     return x["p1"], W, b["p1"]
 
 
-def test_trajectories_converge_to_the_ode_as_the_step_shrinks(engine):
+@pytest.mark.parametrize("rule", ["hebbian", "tied"])
+def test_trajectories_converge_to_the_ode_as_the_step_shrinks(engine, rule):
+    """Learned (Kolen–Pollack) and tied feedback (B ≡ Wᵀ, read from the live W at every
+    moment) against the same equations integrated independently."""
     errors = []
     for dt in (0.04, 0.02, 0.01):
-        net, mats = engine_run(dt, engine)
-        x_ref, w_ref, b_ref = reference_run(mats)
+        net, mats = engine_run(dt, engine, rule)
+        x_ref, w_ref, b_ref = reference_run(mats, rule)
         err_x = np.max(np.abs(net.x("p1") - x_ref))
         err_w = max(np.max(np.abs(net.weights(f"p{j}->p{j + 1}")[0] - w_ref[j])) for j in (0, 1))
         err_b = np.max(np.abs(net.bias("p1") - b_ref))
@@ -89,9 +92,9 @@ T_SWITCH, T_END = 12.0, 16.0
 
 
 def shipped_settings_run(dt, engine, seed, *, k=0.1, jitter=0.3, refresh=1.0, settle=None,
-                         drift_theta=None, theta=None):
+                         drift_theta=None, theta=None, rule="hebbian"):
     graph, mats = chain([2, 3, 2], acts=["linear", "tanh", "linear"], dt=dt, eta_w=ETA,
-                        eta_b=ETA, seed=3)
+                        eta_b=ETA, seed=3, rule=rule)
     for name in ("p0", "p1", "p2"):
         extra = dict(jitter=jitter, settle=k * dt if settle is None else settle,
                      theta=k * dt if theta is None else theta,
@@ -113,13 +116,13 @@ def shipped_settings_run(dt, engine, seed, *, k=0.1, jitter=0.3, refresh=1.0, se
     return net, mats
 
 
-def delayed_reference(mats):
+def delayed_reference(mats, rule="hebbian"):
     pops = {"p0": dict(n=2, act="linear", var=1.0, tau=1.0),
             "p1": dict(n=3, act="tanh", var=1.0, tau=1.0, prior=0.2, eta_bias=0.3,
                        tau_eps=0.05, delay=0.02),
             "p2": dict(n=2, act="linear", var=1.0, tau=1.0, tau_eps=0.05, delay=0.02)}
     edges = [dict(src=f"p{j}", tgt=f"p{j + 1}", W=W, B=B, eta_w=ETA, eta_b=ETA, lam_w=0.0,
-                  lam_b=0.0) for j, (W, B) in enumerate(mats)]
+                  lam_b=0.0, tied=rule == "tied") for j, (W, B) in enumerate(mats)]
     x, W, _, b, _ = DelayedModel(pops, edges).integrate_schedule(
         [(0.0, {"p0": X_IN, "p2": Y}), (T_SWITCH, {"p0": X_B, "p2": Y_B})], T_END, h=2e-3)
     return x["p1"], W, b["p1"]
@@ -129,6 +132,12 @@ def delayed_reference(mats):
 def delayed_oracle():
     _, mats = shipped_settings_run(0.04, "unit", 0)
     return delayed_reference(mats)
+
+
+@pytest.fixture(scope="module")
+def tied_oracle():
+    _, mats = shipped_settings_run(0.04, "unit", 0, rule="tied")
+    return delayed_reference(mats, "tied")
 
 
 def shipped_settings_error(dt, engine, oracle, seeds=4, **kw):
@@ -150,6 +159,15 @@ def test_the_shipped_settings_converge_to_the_ode_first_order(engine, delayed_or
     # 7.6e-4 — each halving of dt and the thresholds about halves the error
     assert errors[0] / errors[1] > 1.5 and errors[1] / errors[2] > 1.5
     assert errors[2] < 2.5e-3
+
+
+def test_tied_feedback_reads_the_live_weights_at_the_shipped_settings(engine, tied_oracle):
+    """B ≡ Wᵀ while neurons sleep and W drifts between arrivals: the feedback current must
+    follow W as it learns, not W as of its last arrival (kills: a tied synapse reading its
+    twin's weight without integrating it to now)."""
+    errors = [shipped_settings_error(dt, engine, tied_oracle, seeds=2, rule="tied")
+              for dt in (0.02, 0.01)]
+    assert errors[0] / errors[1] > 1.5 and errors[1] < 2.5e-3
 
 
 def test_the_unit_engine_slept_and_the_comparison_can_fail(delayed_oracle):
