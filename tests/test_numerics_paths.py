@@ -146,10 +146,8 @@ def test_a_clocked_error_relaxes_over_the_time_that_really_elapsed(engine):
     net.clamp("a", [1.0])
     phase = net.clock_phases("a")[-1]  # the error neuron's clock (the last listed)
     net.run(0.6)
-    if engine == "unit":
-        last = net.populations["a"].errors[0].t
-    else:
-        last = net.populations["a"].t
+    pop = net.populations["a"]
+    last = pop.errors[0].t if engine == "unit" else pop.t  # the error clock's last step
     target = 1.0 / 2.0
     exact = target - target * np.exp(-2.0 * (last - phase) / 0.5)
     assert net.eps("a")[0] == pytest.approx(exact, rel=1e-12, abs=1e-14)
