@@ -116,3 +116,41 @@ def test_the_identity_survives_an_integral_past_1e8(engine):
     W, B = net.weights("a->b")
     assert np.linalg.norm(W - W0) > 0.5  # it learned
     assert np.linalg.norm(W - B.T - (W0 - B0.T)) < 1e-12 * np.linalg.norm(W0 - B0.T)
+
+
+def angle_deg(W, B):
+    a, b = W.ravel(), B.T.ravel()
+    return np.degrees(np.arccos(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1)))
+
+
+def decay_only(engine, *, zero_rows=True, T=500.0, lam=0.01):
+    """Sigmoid populations at rest (x = 0, r = 1/2) and rows of W summing to zero: mu = W r = 0
+    = x, so eps = 0 and nothing but decay moves the weights (plasticity on, eta = 0.5)."""
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(3, 4))
+    if zero_rows:
+        W -= W.mean(axis=1, keepdims=True)
+    B = rng.normal(size=(4, 3))
+    pops = [ap.PopulationSpec("a", 4, activation="sigmoid", dt=0.01),
+            ap.PopulationSpec("b", 3, activation="sigmoid", prior=0.0, dt=0.01)]
+    edges = [ap.EdgeSpec("a", "b", w_values=tuple(map(tuple, W)), b_values=tuple(map(tuple, B)),
+                         eta_w=0.5, eta_b=0.5, lam_w=lam)]
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0)
+    net.run(T)
+    return (W, B), net.weights("a->b")
+
+
+def test_decay_alone_leaves_the_angle_unchanged(engine):
+    """SPEC §1: decay without a common drive shrinks W and B alike, W(t) = e^{−lam t} W₀ and
+    B(t) = e^{−lam t} B₀, so the angle between W and Bᵀ stays where it started. The exact
+    cancellation Σ_i W_ki r_i = 0 must survive the synapses' re-sends of their decaying
+    currents: on the unit engine the learning synapses of a neuron re-send together (a
+    re-send at separate moments left a spurious error that drifted the angle by ~1° here)."""
+    (W0, B0), (W, B) = decay_only(engine)
+    assert abs(angle_deg(W, B) - angle_deg(W0, B0)) <= 1e-9
+    decay = np.exp(-0.01 * 500.0)
+    assert np.allclose(W, decay * W0, rtol=1e-12, atol=0) and np.allclose(B, decay * B0,
+                                                                          rtol=1e-12, atol=0)
+    # negative control: rows that do not cancel leave a real error, which drives learning
+    (W0, B0), (W, B) = decay_only(engine, zero_rows=False)
+    assert abs(angle_deg(W, B) - angle_deg(W0, B0)) > 1e-2

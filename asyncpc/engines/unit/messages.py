@@ -179,13 +179,62 @@ class Trace:
                 synapse.rearm(t)
 
 
+class DriftAlarm:
+    """The one alarm that the learning synapses sitting on a neuron share.
+
+    Learning moves a synapse's current between arrivals. Each synapse predicts when its own
+    current will have drifted by ``theta`` (its ``due``, :meth:`~asyncpc.engines.unit.synapses.
+    Synapse.arm`); the alarm rings at the earliest of these, and then *every* learning synapse
+    on the neuron integrates its weight to that moment and re-sends its current, the changes
+    summed into one injection. The currents a neuron holds therefore stem from one moment:
+    inputs whose exact sum cancels (a decaying row of ``W`` summing to zero against equal
+    rates) keep cancelling to rounding, which re-sends at separate moments would not.
+    """
+
+    __slots__ = ("_env", "_inject", "_counters", "synapses", "at")
+
+    def __init__(self, env: simpy.Environment, inject: Callable[[float, bool], None],
+                 counters: Counters) -> None:
+        self._env = env
+        self._inject = inject
+        self._counters = counters
+        self.synapses: list = []  #: the learning synapses sitting on the neuron
+        self.at: float | None = None  #: when the pending ring is due (None: none pending)
+
+    def request(self, due: float) -> None:
+        """Ring no later than ``due``."""
+        at = self.at
+        if at is None or due < at:
+            self.at = due
+            self._env.timeout(due - self._env.now, due).callbacks.append(self.ring)
+
+    def ring(self, alarm: Event) -> None:
+        if alarm.value != self.at:
+            return  # superseded by an earlier ring
+        now = self._env.now
+        synapses = self.synapses
+        due = min(s.due for s in synapses)
+        if now < due:  # arrivals re-armed every synapse for later
+            self.at = due
+            self._env.timeout(due - now, due).callbacks.append(self.ring)
+            return
+        self.at = None
+        delta = 0.0
+        for s in synapses:
+            delta += s.refresh(now)
+        self._counters.synapse_wakes += len(synapses)
+        if delta != 0.0:
+            self._inject(delta, False)  # the neuron adds up such drifts (drift_theta)
+        self.request(min(s.arm(now) for s in synapses))
+
+
 class Site:
     """What a synapse may see of the neuron it sits on, and nothing else."""
 
-    __slots__ = ("trace", "trace_at", "inject", "theta", "h_min", "h_max")
+    __slots__ = ("trace", "trace_at", "inject", "alarm", "theta", "h_min", "h_max")
 
-    def __init__(self, trace: Trace, inject: Callable[[float, bool], None], *, theta: float,
-                 h_min: float, h_max: float) -> None:
+    def __init__(self, trace: Trace, inject: Callable[[float, bool], None], alarm: DriftAlarm,
+                 *, theta: float, h_min: float, h_max: float) -> None:
         #: ``trace_at(t)``: the postsynaptic trace (see :class:`Trace`) at time ``t``, as a pair
         #: ``(z, c)``.
         self.trace_at = trace.at
@@ -194,7 +243,9 @@ class Site:
         #: ``inject(delta, wake)``: change the synaptic current by ``delta``; ``wake`` rouses
         #: a sleeping neuron.
         self.inject = inject
-        #: the synapse's own wake-up rule (:meth:`~asyncpc.engines.unit.synapses.Synapse.arm`):
+        #: the drift alarm the neuron's learning synapses share (:class:`DriftAlarm`)
+        self.alarm = alarm
+        #: the synapse's wake-up rule (:meth:`~asyncpc.engines.unit.synapses.Synapse.arm`):
         #: re-send the current when it has drifted by ``theta``, waiting at least ``h_min``
         #: (the neuron's step) and at most ``h_max`` (``refresh``)
         self.theta = theta

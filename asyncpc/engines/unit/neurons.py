@@ -23,7 +23,7 @@ Sleeping. A clocked neuron whose rate of change, computed from its latest inputs
 ``settle`` (per time unit) holds its state, stops its clock and waits for a message: holding
 (rather than applying the tiny step) means settled neighbours stop exchanging ever smaller
 changes. The state error this leaves is bounded by ``settle`` times the neuron's time scale.
-Learning synapses keep their currents up to date themselves (their own alarms,
+Learning synapses keep their currents up to date themselves (the alarm they share,
 :mod:`~asyncpc.engines.unit.synapses`); a re-sent current wakes the neuron like any message.
 An error neuron with a learning bias is its own drifting input: asleep, it sets an alarm for
 when its bias will have moved by ``drift_theta`` (``|db/dt| = eta_b |eps|``), no sooner than
@@ -45,7 +45,7 @@ from simpy.events import Event
 from ...activations import activation
 from .. import events
 from ..base import Diverged, drift_wait
-from .messages import Axon, Counters, Link, Site, Trace
+from .messages import Axon, Counters, DriftAlarm, Link, Site, Trace
 
 if TYPE_CHECKING:
     from ...model import PopulationSpec
@@ -66,7 +66,7 @@ class Neuron:
     __slots__ = (
         "env", "k", "counters", "pop_counter", "theta", "dt", "jitter", "settle", "refresh",
         "drift_theta", "drifted", "alarmed", "rng", "phase", "t", "wake", "drifts", "event_driven",
-        "traces", "axon", "link", "process", "population",
+        "traces", "alarm", "axon", "link", "process", "population",
     )
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, *,
@@ -92,6 +92,7 @@ class Neuron:
         self.drifts = False  # does the neuron's own input drift while asleep (a learning bias)?
         self.event_driven = False
         self.traces: dict[tuple[str, float], Trace] = {}
+        self.alarm: DriftAlarm | None = None  # shared by the learning synapses sitting here
         self.axon = Axon(env, index, count)  # index: place in the canonical order
         self.link: Link | None = None
         self.process: simpy.Process | None = None
@@ -105,7 +106,9 @@ class Neuron:
             trace = self.traces[key] = Trace(lam, self.env.now, self.signal(signal),
                                              self.drift_theta / (2.0 * max(self.refresh,
                                                                            self.dt)))
-        return Site(trace, self.inject, theta=self.drift_theta, h_min=self.dt,
+        if self.alarm is None:
+            self.alarm = DriftAlarm(self.env, self.inject, self.counters)
+        return Site(trace, self.inject, self.alarm, theta=self.drift_theta, h_min=self.dt,
                     h_max=max(self.refresh, self.dt))
 
     def signal(self, name: str) -> float:

@@ -20,23 +20,26 @@ exponential in simulation time. With zero delays, equal rates and ``theta = 0`` 
 and ``B_ik`` of one pair integrate the same product ``r_i eps_k``, hence
 ``d(W − Bᵀ)/dt = −lam (W − Bᵀ)`` holds to rounding (Kolen–Pollack).
 
-Waking on its own clock. A synapse wakes when a presynaptic message arrives, and, while it
-learns, on its own alarm: learning changes its current ``c = w · pre`` between arrivals, at
-the rate ``|dc/dt| = |pre| · |eta · pre · post − lam · w|``. After every send the synapse
-predicts from that rate when its current will have drifted by ``theta`` (the ``drift_theta``
-of the population it sits on) and sets its alarm then, no sooner than the step ``dt`` of the
-neuron it sits on (which reads its inputs no more often) and no later than ``refresh``; when
-the alarm rings it integrates its weight exactly, re-sends its current and sets the next
-alarm. An arrival in between re-arms it. The neuron adds up the drift its synapses re-send
-and re-evaluates itself once that sum exceeds ``drift_theta`` (one wake-up per threshold,
-however many synapses drift; :meth:`~asyncpc.engines.unit.neurons.Neuron.inject`). The
-current a neuron sees is thus off by at most ``theta`` per synapse, plus what a change of
-``post`` since the last send adds over at most ``max(dt, refresh)``; with ``theta = 0`` the
-synapses re-send at every ``dt`` and the error is O(dt) (``tests/test_ode_limit.py``). The
-synapse senses its own neuron's signal (``post``, through the
-:class:`~asyncpc.engines.unit.messages.Site`): when ``post`` has moved by more than half since
-the synapse last heard of it, the drift rate it predicted from may be off by more than 1.5×,
-so it re-computes its alarm (:meth:`Synapse.rearm`).
+Waking between arrivals. A synapse wakes when a presynaptic message arrives, and, while it
+learns, with the alarm the learning synapses of its neuron share: learning changes its current
+``c = w · pre`` between arrivals, at the rate ``|dc/dt| = |pre| · |eta · pre · post − lam · w|``.
+After every send the synapse predicts from that rate when its current will have drifted by
+``theta`` (the ``drift_theta`` of the population it sits on), no sooner than the step ``dt`` of
+the neuron it sits on (which reads its inputs no more often) and no later than ``refresh``
+(its ``due``, :meth:`Synapse.arm`). The neuron's
+:class:`~asyncpc.engines.unit.messages.DriftAlarm` rings at the earliest ``due`` of its
+synapses; then every learning synapse on the neuron integrates its weight exactly and re-sends
+its current, all at the same moment and summed into one change, so currents whose exact sum
+cancels keep cancelling (separate re-sends at separate moments would leave a spurious input of
+the order of ``theta``). An arrival in between re-arms the synapse. The neuron adds up the
+drift its synapses re-send and re-evaluates itself once that sum exceeds ``drift_theta`` (one
+wake-up per threshold; :meth:`~asyncpc.engines.unit.neurons.Neuron.inject`). The current a
+neuron sees is thus off by at most ``theta`` per synapse, plus what a change of ``post`` since
+the last send adds over at most ``max(dt, refresh)``; with ``theta = 0`` the synapses re-send
+at every ``dt`` and the error is O(dt) (``tests/test_ode_limit.py``). The synapse senses its
+own neuron's signal (``post``, through the :class:`~asyncpc.engines.unit.messages.Site`): when
+``post`` has moved by more than half since the synapse last heard of it, the drift rate it
+predicted from may be off by more than 1.5×, so it re-computes its alarm (:meth:`Synapse.rearm`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class Synapse:
     """A plastic (or fixed) synapse: weight ``w``, delivered presynaptic value ``pre``."""
 
     __slots__ = ("env", "w", "pre", "t", "z", "zc", "c", "eta", "lam", "plastic", "site", "channel",
-                 "counters", "process", "due", "alarm_at")
+                 "counters", "process", "due")
 
     def __init__(self, env: simpy.Environment, *, w: float, pre: float, eta: float, lam: float,
                  site: Site, channel: Channel, counters: Counters) -> None:
@@ -71,7 +74,6 @@ class Synapse:
         self.c = w * pre
         self.process: simpy.Process | None = None
         self.due = math.inf  # when the current will have drifted by theta
-        self.alarm_at: float | None = None  # when the pending alarm rings
 
     @property
     def delay(self) -> float:
@@ -89,7 +91,8 @@ class Synapse:
         self.process = self.env.process((self.learn if learn else self.run)(self.channel.head))
         if self.plastic:
             self.drives().learners.append(self)
-        self.arm(self.env.now)
+            self.site.alarm.synapses.append(self)
+            self.site.alarm.request(self.arm(self.env.now))
 
     def drives(self):
         """The trace of the signal that drives this synapse's learning (``post``)."""
@@ -107,7 +110,7 @@ class Synapse:
                 self.advance(now)
                 self.pre = value
                 self.transmit(True)
-                self.arm(now)
+                self.site.alarm.request(self.arm(now))
             else:
                 self.pre = value
                 self.transmit(True)
@@ -115,12 +118,13 @@ class Synapse:
     def learn(self, arrival):
         """:meth:`run` of a learning synapse with its own weight, in one frame: each arrival
         integrates the weight (:meth:`advance`), sends the new current (:meth:`transmit`) and
-        re-arms the alarm (:meth:`arm`), exactly as those methods do, without their calls
-        (the engine's hottest path; ``tests/test_numerics_paths.py`` checks it against them)."""
+        re-arms (:meth:`arm`, then the shared alarm's ``request``), exactly as those methods
+        do, without their calls (the engine's hottest path; ``tests/test_numerics_paths.py``
+        checks it against them)."""
         env, counters, site = self.env, self.counters, self.site
-        trace, inject, trace_at = site.trace, site.inject, site.trace_at
+        trace, inject, trace_at, alarm = site.trace, site.inject, site.trace_at, site.alarm
         eta, lam, theta, h_min, h_max = self.eta, self.lam, site.theta, site.h_min, site.h_max
-        ring, exp = self._ring, math.exp
+        ring, exp = alarm.ring, math.exp
         while True:
             value, arrival = yield arrival
             counters.delivered += 1
@@ -152,9 +156,9 @@ class Synapse:
                 if h < h_min:
                     h = h_min
             self.due = due = now + h
-            alarm_at = self.alarm_at
-            if alarm_at is None or due < alarm_at:
-                self.alarm_at = due
+            at = alarm.at  # alarm.request(due)
+            if at is None or due < at:
+                alarm.at = due
                 env.timeout(h, due).callbacks.append(ring)
 
     def scale(self) -> float:
@@ -165,18 +169,14 @@ class Synapse:
         """``dw/dt`` now (the weight integrated to now)."""
         return self.eta * self.pre * self.site.trace.v - self.lam * self.w
 
-    def arm(self, t: float) -> None:
-        """Set the alarm for when the current will have drifted by ``theta`` (module doc)."""
-        if not self.plastic:
-            return
+    def arm(self, t: float) -> float:
+        """Predict (and return) when the current will have drifted by ``theta`` (module doc);
+        the neuron's shared alarm rings at the earliest such time of its synapses."""
         site, trace = self.site, self.drives()
         trace.scale = max(trace.scale, self.scale())
-        h = drift_wait(abs(self.pre * self.drift()), site.theta, site.h_min, site.h_max)
-        self.due = due = t + h
-        alarm_at = self.alarm_at
-        if alarm_at is None or due < alarm_at:
-            self.alarm_at = due
-            self.env.timeout(h, due).callbacks.append(self._ring)
+        self.due = t + drift_wait(abs(self.pre * self.drift()), site.theta, site.h_min,
+                                  site.h_max)
+        return self.due
 
     def rearm(self, t: float) -> None:
         """``post`` moved a lot: bring the alarm forward if the drift now runs faster."""
@@ -186,23 +186,16 @@ class Synapse:
                    if left > 0.0 else site.h_min)
         if due < self.due:
             self.due = due
-            if self.alarm_at is None or due < self.alarm_at:
-                self.alarm_at = due
-                self.env.timeout(due - t, due).callbacks.append(self._ring)
+            site.alarm.request(due)
 
-    def _ring(self, alarm) -> None:
-        if alarm.value != self.alarm_at:
-            return  # superseded by an earlier alarm
-        now = self.env.now
-        if now < self.due:  # an arrival re-armed the synapse for later
-            self.alarm_at = self.due
-            self.env.timeout(self.due - now, self.due).callbacks.append(self._ring)
-            return
-        self.alarm_at = None
-        self.counters.synapse_wakes += 1
-        self.advance(now)
-        self.transmit(False)  # the neuron adds up such drifts and wakes past drift_theta
-        self.arm(now)
+    def refresh(self, t: float) -> float:
+        """The shared alarm rang: integrate to ``t`` and take the current the weight now
+        gives; return its change (the alarm injects the changes of all its synapses as one)."""
+        self.advance(t)
+        c = self.w * self.pre
+        delta = c - self.c
+        self.c = c
+        return delta
 
     def advance(self, t: float) -> None:
         """Integrate the weight exactly up to ``t``."""
