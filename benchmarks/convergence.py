@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--json")
     args = parser.parse_args()
     rows = []
-    print("| scenario | claim | engine | shipped | converged (÷%g) |" % args.factor)
+    print(f"| scenario | claim | engine | shipped | converged (÷{args.factor:g}) |")
     print("|---|---|---|---|---|")
     for name in args.scenarios:
         for engine in args.engines.split(","):
