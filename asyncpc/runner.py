@@ -342,7 +342,7 @@ def simulate(exp: Experiment, progress: bool = False) -> tuple[str, str, float]:
         exp.recorder.sample()  # the state at the end of the run
         if exp.stimulus is not None and exp.recorder.ends < exp.stimulus.presented:
             exp.stimulus.on_end()  # the last presentation ends with the run
-    if exp.scorer is not None and status != "diverged":
+    if exp.scorer is not None and status == "ok":  # an interrupted run stops at once
         try:
             exp.recorder.record_accuracy()
         except KeyboardInterrupt:
@@ -378,7 +378,7 @@ def collect(exp: Experiment, status: str, message: str, wall: float) -> RunResul
         summary["tasks"] = task_summary(exp.scenario, traces)
     result = RunResult(summary, traces, exp.net)
     if (exp.scenario.sections.evaluation.generate and exp.dataset is not None
-            and status != "diverged"):
+            and status == "ok"):
         result.generated = generate(exp.net, exp.dataset, exp.scenario)
         summary["generation"] = {"mean_abs_error": result.generated["mean_abs_error"]}
     return result
