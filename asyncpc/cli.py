@@ -20,6 +20,11 @@ from .scenario import find as find_scenario
 __all__ = ["SCENARIO_DIR", "find_scenario", "main", "parser", "shipped_scenarios"]
 
 
+#: exit code of a run or sweep whose results could not be written (a full disk); 2 is bad
+#: input, 1 a diverged or failed run, 130 an interruption
+WRITE_FAILED = 3
+
+
 def writable(path: str, flag: str) -> Path:
     """``path`` if a file can be written there, else a :class:`ScenarioError` naming ``flag``
     (checked before any long computation)."""
@@ -44,9 +49,11 @@ def _terminate(signum, frame):
 
 def cmd_run(args) -> int:
     from .mpi import RanksFailed
-    from .runner import run
+    from .runner import WriteFailed, run
     scenario = load(find_scenario(args.scenario), _overrides(args))
-    out = Path(args.out) if args.out else Path("runs") / scenario.name
+    if args.out is not None and not args.out.strip():
+        raise ScenarioError(["--out '': expected a directory path"])
+    out = Path(args.out) if args.out is not None else Path("runs") / scenario.name
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         result = run(scenario, out=out, progress=not args.quiet, plots=not args.no_plots,
@@ -54,6 +61,9 @@ def cmd_run(args) -> int:
     except RanksFailed as exc:
         print(f"asyncpc: error: {exc}", file=sys.stderr)
         return 1
+    except WriteFailed as exc:
+        print(f"asyncpc: error: {exc}", file=sys.stderr)
+        return WRITE_FAILED
     finally:
         signal.signal(signal.SIGTERM, previous)
     s = result.summary
@@ -70,6 +80,8 @@ def _overrides(args) -> list[str]:
     sets = list(args.set or [])
     if getattr(args, "seed", None) is not None:
         sets.append(f"run.seed={args.seed}")
+    if getattr(args, "yes", False):
+        sets.append("run.max_steps=1e308")  # recorded in the run's scenario.toml
     return sets
 
 
@@ -113,9 +125,31 @@ def cmd_plot(args) -> int:
     run_dir = Path(args.run_dir)
     if not (run_dir / "traces.npz").exists():
         raise ScenarioError([f"{run_dir}: not a run directory (no traces.npz)"])
+    _readable_run(run_dir)
     for path in plot_run(run_dir, args.kind):
         print(path)
     return 0
+
+
+def _readable_run(run_dir: Path) -> None:
+    """The run directory's traces (and summary, if any) can be read, else a
+    :class:`ScenarioError` naming the file."""
+    import zipfile
+
+    import numpy as np
+    try:
+        with open(run_dir / "traces.npz", "rb") as fh, np.load(fh, allow_pickle=False) as npz:
+            npz.files  # noqa: B018  (reads the archive's directory)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ScenarioError([f"{run_dir / 'traces.npz'}: cannot be read ({exc}); expected the "
+                             "traces a run wrote (rerun it, or plot another run)"]) from None
+    summary = run_dir / "summary.json"
+    if summary.exists():
+        try:
+            json.loads(summary.read_text())
+        except (OSError, ValueError) as exc:
+            raise ScenarioError([f"{summary}: cannot be read ({exc}); expected the summary a "
+                                 "run wrote"]) from None
 
 
 def cmd_validate(args) -> int:
@@ -190,7 +224,11 @@ def cmd_bench(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     from .sweep import add_parser, positive
-    p = argparse.ArgumentParser(prog="asyncpc", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="asyncpc", description="Asynchronous, event-driven predictive-coding networks. "
+        "'python -m asyncpc' is the same command; 'asyncpc VERB --help' explains each verb.",
+        epilog="exit codes: 0 ok, 1 diverged or failed, 2 bad input, 3 results not written "
+               "(a full disk), 130 interrupted")
     p.add_argument("--version", action="version", version=f"asyncpc {__version__}")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
 
@@ -206,6 +244,8 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--force", action="store_true", help="overwrite a non-empty --out")
     sp.add_argument("--quiet", action="store_true", help="no progress display or report")
     sp.add_argument("--no-plots", action="store_true", help="do not draw the figures")
+    sp.add_argument("--yes", action="store_true",
+                    help="run even beyond run.max_steps (the work estimate's limit)")
     sp.add_argument("--ranks", type=positive, default=1, metavar="N",
                     help="split the network over N MPI processes (unit engine; needs "
                          "asyncpc[mpi]); the result equals the run on one, bit for bit")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,15 +191,32 @@ def mnist1d(low: float = 0.0, high: float = 1.0) -> tuple[Dataset, Dataset]:
                                                         high)}))
 
 
+class KeyProblem(ValueError):
+    """A ``data.keys`` entry that does not fit the file (its message starts with the key)."""
+
+
 def load(path: Path, keys: dict[str, str]) -> Dataset:
     """Arrays from a ``.npz`` file (``keys``: population → array name, loaded with
     ``allow_pickle=False``) or a ``.csv`` file (``keys``: population → ``"c0:c1"`` column
     slice, header row skipped when it is not numeric)."""
     path = Path(path)
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {pop: np.atleast_2d(np.asarray(data[name], dtype=float))
-                      for pop, name in keys.items()}
+        with open(path, "rb") as fh:  # closed also when the archive turns out corrupt
+            try:
+                data = np.load(fh, allow_pickle=False)
+            except (zipfile.BadZipFile, EOFError) as exc:
+                raise ValueError(f"not a readable .npz archive ({exc})") from None
+            with data:
+                for pop, name in keys.items():
+                    if name not in data.files:
+                        raise KeyProblem(f"data.keys.{pop}: no array {name!r} in {path.name}; "
+                                         f"it holds {', '.join(data.files) or 'no arrays'}")
+                arrays = {pop: np.atleast_2d(np.asarray(data[name], dtype=float))
+                          for pop, name in keys.items()}
+        for pop, a in arrays.items():
+            if a.ndim != 2:
+                raise KeyProblem(f"data.keys.{pop}: array {keys[pop]!r} has {a.ndim} "
+                                 "dimensions; expected samples × values (2)")
             arrays = {pop: a.T if a.shape[0] == 1 and a.ndim == 2 and len(arrays) > 1 else a
                       for pop, a in arrays.items()}
     elif path.suffix == ".csv":
@@ -216,7 +234,16 @@ def load(path: Path, keys: dict[str, str]) -> Dataset:
         arrays = {}
         for pop, cols in keys.items():
             lo, _, hi = str(cols).partition(":")
-            arrays[pop] = table[:, int(lo):int(hi) if hi else int(lo) + 1]
+            try:
+                start = int(lo)
+                stop = int(hi) if hi else start + 1
+            except ValueError:
+                raise KeyProblem(f"data.keys.{pop}: expected a column 'a' or a column slice "
+                                 f"'a:b' of the csv file, got {cols!r}") from None
+            if not 0 <= start < stop <= table.shape[1]:
+                raise KeyProblem(f"data.keys.{pop}: expected columns within 0:{table.shape[1]}, "
+                                 f"got {cols!r}")
+            arrays[pop] = table[:, start:stop]
     else:
         raise ValueError(f"{path}: expected a .npz or .csv file")
     lengths = {len(a) for a in arrays.values()}

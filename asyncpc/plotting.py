@@ -592,9 +592,14 @@ def plot_forgetting(out: str | Path, rows: list[dict], report: dict) -> Path | N
 def _save(fig: plt.Figure, path: Path) -> Path:
     """Write to a temporary name, then rename: an interrupted write leaves no broken PNG."""
     tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
     return path
 
 

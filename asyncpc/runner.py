@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
 import sys
@@ -33,6 +34,7 @@ from . import __version__
 from .baseline import Backprop
 from .datasets import (
     Dataset,
+    KeyProblem,
     bars,
     digits,
     load,
@@ -107,6 +109,8 @@ def make_dataset(scenario: Scenario) -> Dataset | None:
         base = scenario.path.parent if scenario.path else Path.cwd()
         try:
             ds = load(base / d.path, d.keys or {"input": "input", "label": "label"})
+        except KeyProblem as exc:
+            raise ScenarioError([f"{scenario.path}: {exc}"]) from None
         except (OSError, KeyError, ValueError) as exc:
             raise ScenarioError([f"{scenario.path}: data.path: cannot load {d.path!r}: "
                                  f"{exc}"]) from None
@@ -122,8 +126,15 @@ def check_dataset(scenario: Scenario, ds: Dataset) -> Dataset:
     if sec.evaluation.read:
         needed += [("evaluation.clamp", n) for n in sec.evaluation.clamp]
         needed.append(("evaluation.read", sec.evaluation.read))
-    for key, name in needed:
-        if name not in ds.arrays:
+    missing = [(key, name) for key, name in needed if name not in ds.arrays]
+    pops = scenario.data["populations"]
+    roles = [("data.input", sec.data.input), ("data.label", sec.data.label)]
+    for role, name in (roles if missing else ()):
+        if name in ds.arrays and name not in pops:  # the data goes to no population
+            problems.append(f"{scenario.path}: {role}: no population named {name!r}; "
+                            f"populations are: {', '.join(pops)}")
+    if not problems:
+        for key, name in missing:
             problems.append(f"{scenario.path}: {key}: the data set has no values for "
                             f"{name!r}; it provides {', '.join(sorted(ds.arrays))} "
                             "(see data.input and data.label)")
@@ -139,8 +150,9 @@ def check_dataset(scenario: Scenario, ds: Dataset) -> Dataset:
 
 def check(scenario: Scenario) -> tuple[Dataset | None, Dataset | None, float]:
     """Everything :func:`run` checks before it simulates (``asyncpc validate`` runs it too):
-    the data (files loaded, sizes against the populations, values finite), and a duration.
-    Returns the training set, the test set and the duration."""
+    the data (files loaded, sizes against the populations, values finite), a duration that
+    messages can cross, and work within ``run.max_steps`` (:func:`estimate`). Returns the
+    training set, the test set and the duration."""
     dataset, test_set = make_datasets(scenario)
     for ds in (dataset, test_set):
         for name, arr in (ds.arrays.items() if ds is not None else ()):
@@ -153,9 +165,66 @@ def check(scenario: Scenario) -> tuple[Dataset | None, Dataset | None, float]:
         stimulus_duration(stim.epochs, len(dataset), stim.presentation, stim.rounds)
         if presented else None)
     if not duration:
+        if dataset is not None and stim.clamp and stim.epochs == 0:
+            raise ScenarioError([f"{scenario.path}: stimulus.epochs: 0 presents nothing; "
+                                 "expected at least 1 (or run.duration for a run without "
+                                 "samples)"])
         raise ScenarioError([f"{scenario.path}: run.duration: missing; expected a duration "
                              "when there is no stimulus to take it from"])
+    problems = [f"{scenario.path}: edges.{j}.{key}: every delay of this distribution exceeds "
+                f"the run's duration {duration:g}, so no message would ever arrive; expected "
+                "shorter delays (or a longer run)"
+                for j, e in enumerate(scenario.data["edges"])
+                for key in ("delay", "feedback_delay")
+                if e[key] is not None and shortest_delay(e[key]) > duration]
+    steps, seconds = estimate(scenario, duration)
+    limit = scenario.sections.run.max_steps
+    if steps > limit:
+        problems.append(f"{scenario.path}: run.max_steps: this run would take up to "
+                        f"{steps:.3g} clock steps (duration {duration:g} over steps dt; roughly "
+                        f"{_span(seconds)}), more than run.max_steps = {limit:.3g}; expected a "
+                        "shorter run, a larger dt, or a raised limit (run.max_steps, or run --yes)")
+    if problems:
+        raise ScenarioError(problems)
     return dataset, test_set, duration
+
+
+def _span(seconds: float) -> str:
+    """A wall time in the unit a reader grasps."""
+    for unit, size in (("years", 3.156e7), ("days", 86400.0), ("hours", 3600.0),
+                       ("minutes", 60.0)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds:.3g} s"
+
+
+def shortest_delay(d: dict) -> float:
+    """A delay that a distribution table draws below with practical certainty."""
+    if d["dist"] == "constant":
+        return d["value"]
+    if d["dist"] == "uniform":
+        return d["low"]
+    if d["dist"] == "lognormal":  # of the value; its log is normal (model.Distribution)
+        sigma2 = math.log1p((d["std"] / d["mean"]) ** 2)
+        return d["mean"] * math.exp(-0.5 * sigma2 - 6.0 * math.sqrt(sigma2))
+    return max(d["mean"] - 6.0 * d["std"], 0.0)
+
+
+#: rough cost of one clock step, for the estimate printed before a run (seconds; measured
+#: per neuron step on the unit engine, per population step on the population engine, with
+#: the deliveries they cause)
+STEP_SECONDS = {"unit": 5e-6, "population": 3e-5}
+
+
+def estimate(scenario: Scenario, duration: float) -> tuple[float, float]:
+    """``(steps, seconds)``: the clock steps of the run if every clock stayed awake for the
+    whole duration (an upper bound: settled neurons sleep), and a rough wall time for them."""
+    engine = scenario.engine
+    steps = 0.0
+    for pop in scenario.data["populations"].values():
+        clocks = 1 if engine == "population" else pop["n"] * (2 if pop["tau_eps"] > 0 else 1)
+        steps += clocks * duration / pop["dt"]
+    return steps, steps * STEP_SECONDS[engine]
 
 
 class Progress:
@@ -323,6 +392,10 @@ def simulate(exp: Experiment, progress: bool = False) -> tuple[str, str, float]:
     a blow-up as "diverged" (reported by the engine or the recorder with when and where)."""
     net, duration = exp.net, exp.duration
     status, message = "ok", ""
+    if progress:
+        steps, seconds = estimate(exp.scenario, duration)
+        print(f"estimate: up to {steps:.3g} clock steps if every clock stayed awake (roughly "
+              f"{_span(seconds)}); settled neurons sleep, so usually far less", file=sys.stderr)
     bar = Progress(duration, progress)
     start = time.perf_counter()
     try:
@@ -504,55 +577,113 @@ def make_summary(scenario, net, traces, stimulus, status, message, wall) -> dict
 
 
 RUN_FILES = ("summary.json", "traces.npz", "scenario.toml")
+#: written first, before anything slow: a run killed at any moment (SIGKILL, out of memory)
+#: leaves a directory that ``--force`` and sweep reruns recognise as a run directory
+RUN_MARKER = ".asyncpc-run"
+
+
+def is_run_directory(out: Path) -> bool:
+    return any((out / name).exists() for name in (RUN_MARKER, *RUN_FILES))
 
 
 def prepare_out(out: Path, force: bool) -> None:
-    """Create the run directory. With ``force`` an existing run directory is replaced whole
-    (nothing of the previous run survives to be plotted by mistake); a non-empty directory
-    that is not a run directory is never deleted."""
-    if out.exists() and not out.is_dir():
-        raise ScenarioError([f"--out {out}: exists and is not a directory"])
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            raise ScenarioError([f"--out {out}: directory is not empty; use --force to "
-                                 "replace it, or choose another --out"])
-        if not any((out / name).exists() for name in RUN_FILES):
-            raise ScenarioError([f"--out {out}: not a run directory (none of "
-                                 f"{', '.join(RUN_FILES)}); --force replaces run directories "
-                                 "only"])
-        shutil.rmtree(out)
+    """Create the run directory and mark it as one. With ``force`` an existing run directory
+    (finished or killed) is replaced whole (nothing of the previous run survives to be
+    plotted by mistake); a non-empty directory that is not a run directory is never
+    deleted."""
     try:
+        if out.exists() and not out.is_dir():
+            raise ScenarioError([f"--out {out}: exists and is not a directory"])
+        if out.exists() and any(out.iterdir()):
+            if not force:
+                raise ScenarioError([f"--out {out}: directory is not empty; use --force to "
+                                     "replace it, or choose another --out"])
+            if not is_run_directory(out):
+                raise ScenarioError([f"--out {out}: not a run directory (none of "
+                                     f"{', '.join(RUN_FILES)}); --force replaces run "
+                                     "directories only"])
+            shutil.rmtree(out)
         (out / "plots").mkdir(parents=True, exist_ok=True)
+        atomic_write(out / RUN_MARKER, (json.dumps({"asyncpc": __version__}) + "\n").encode())
     except OSError as exc:
         raise ScenarioError([f"--out {out}: cannot create the run directory: "
                              f"{exc.strerror}"]) from None
 
 
 def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file, renamed; removed
+    again if the write fails, e.g. on a full disk)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class WriteFailed(OSError):
+    """The run directory could not be written whole (a full disk, a lost mount): what was
+    simulated is intact in memory, but ``missing`` files are not on disk."""
+
+    def __init__(self, out: Path, missing: list[str], reason: str) -> None:
+        super().__init__(f"{out}: could not write {', '.join(missing)} ({reason}); "
+                         f"everything else of the run is there, and summary.json says what is "
+                         "missing if it could be written")
+        self.missing = missing
 
 
 def write(out: Path, scenario: Scenario, result: RunResult, plots: bool = True) -> None:
-    """Write the run directory (module docstring) and, with ``plots``, its figures."""
+    """Write the run directory (module docstring) and, with ``plots``, its figures.
+
+    Each file is written whole or not at all. If one cannot be written (a full disk), the
+    others are still tried; the summary then lists the ``missing`` files and its status is
+    never ``ok`` (``incomplete``), and :class:`WriteFailed` is raised at the end."""
     result.out = out
-    atomic_write(out / "scenario.toml", to_toml(scenario.data).encode())
-    buf = io.BytesIO()
-    np.savez_compressed(buf, **result.traces)
-    atomic_write(out / "traces.npz", buf.getvalue())
-    if result.generated is not None:
+    missing, reasons = [], []
+
+    def attempt(name: str, make) -> None:
+        try:
+            make()
+        except OSError as exc:
+            missing.append(name)
+            reasons.append(exc.strerror or str(exc))
+
+    def arrays(name: str, values: dict, compress: bool) -> None:
         buf = io.BytesIO()
-        np.savez(buf, **{k: v for k, v in result.generated.items() if k != "mean_abs_error"})
-        atomic_write(out / "generated.npz", buf.getvalue())
-    atomic_write(out / "summary.json",
-                 (json.dumps(_jsonable(result.summary), indent=2, allow_nan=True) + "\n").encode())
-    if plots:
+        (np.savez_compressed if compress else np.savez)(buf, **values)
+        atomic_write(out / name, buf.getvalue())
+
+    attempt("scenario.toml",
+            lambda: atomic_write(out / "scenario.toml", to_toml(scenario.data).encode()))
+    attempt("traces.npz", lambda: arrays("traces.npz", result.traces, True))
+    if result.generated is not None:
+        attempt("generated.npz", lambda: arrays(
+            "generated.npz", {k: v for k, v in result.generated.items()
+                              if k != "mean_abs_error"}, False))
+    if plots and missing:
+        missing.append("plots")  # drawn from the traces on disk
+    elif plots:
         from .plotting import plot_run
-        result.figures = plot_run(out)
+
+        def figures() -> None:
+            result.figures = plot_run(out)
+        attempt("plots", figures)
+    summary = result.summary
+    if missing:
+        summary["missing"] = list(missing)
+        if summary["status"] == "ok":
+            summary["status"] = "incomplete"
+        summary["message"] = "; ".join(filter(None, [
+            summary.get("message"), f"could not write {', '.join(missing)}: {reasons[0]}"]))
+    attempt("summary.json", lambda: atomic_write(
+        out / "summary.json",
+        (json.dumps(_jsonable(summary), indent=2, allow_nan=True) + "\n").encode()))
+    if missing:
+        raise WriteFailed(out, missing, reasons[0])
 
 
 def _jsonable(obj):

@@ -36,7 +36,12 @@ def find(name: str | Path) -> Path:
     file), else the shipped scenario of that name (``xor`` → the package's ``xor.toml``),
     else ``./scenarios/NAME.toml``."""
     p = Path(name)
-    if p.exists() or p.suffix == ".toml" or len(p.parts) > 1:
+    try:
+        exists = p.exists()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ScenarioError([f"{name}: {exc.strerror}; expected a scenario file or the name of "
+                             "a shipped scenario"]) from None
+    if exists or p.suffix == ".toml" or len(p.parts) > 1:
         return p
     for d in (SCENARIO_DIR, Path.cwd() / "scenarios"):
         if (d / f"{name}.toml").exists():
@@ -156,9 +161,16 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Scenario:
     shipped scenario (``load("xor")``); raise :class:`ScenarioError`."""
     path = find(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        # utf-8-sig: a byte-order mark, as some editors write one, is not part of the TOML
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ScenarioError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise ScenarioError([f"{path}: is a directory; expected a scenario file (.toml) or "
+                             "the name of a shipped scenario"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"{path}: cannot read it ({exc.strerror}); expected a readable "
+                             "scenario file"]) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError([f"{path}: not valid TOML: {exc}"]) from None
     problems: list[str] = []
@@ -409,8 +421,17 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
                             + f"; populations are: {', '.join(sorted(names))}")
 
     for name, p in data["populations"].items():
-        if not all(isinstance(p.get(k), float) for k in ("dt", "tau_x", "variance", "jitter")):
+        if any(c in name for c in ".=,*") or "->" in name or name != name.strip() or not name:
+            problems.append(f"{where}: populations.{name}: expected a name without '.', '=', "
+                            "',', '*', '->' or surrounding spaces (they separate key paths, "
+                            f"overrides and edge names), got {name!r}")
+        if not all(isinstance(p.get(k), float) for k in ("dt", "tau_x", "variance", "jitter",
+                                                          "refresh")):
             continue  # already reported
+        if p["refresh"] < p["dt"]:
+            problems.append(f"{where}: populations.{name}.refresh: expected a value ≥ dt = "
+                            f"{p['dt']:g} (a neuron reads its inputs at most once a step), got "
+                            f"{p['refresh']:g}")
         # explicit Euler on x: the neuron's own spring alone, dx/dt = −(x − mu)/(sigma2 tau_x),
         # is stable for steps < 2 sigma2 tau_x; half that leaves room for the coupling to the
         # other populations (a step of 1.5 tau_x with sigma2 = 1 blows up)
@@ -451,8 +472,12 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
         if e["rule"] == "tied" and e["b_values"] is not None:
             problems.append(f"{where}: edges.{j}.b_values: a tied edge has B = Wᵀ by definition")
     for section in ("stimulus", "evaluation"):
-        for j, name in enumerate(data[section]["clamp"] or []):
+        clamp = data[section]["clamp"] or []
+        for j, name in enumerate(clamp):
             ref(f"{section}.clamp.{j}", name)
+            if name in clamp[:j]:
+                problems.append(f"{where}: {section}.clamp.{j}: {name!r} is listed twice; "
+                                "expected each population once")
     ref("evaluation.read", data["evaluation"]["read"])
     if data["baseline"]["kind"] != "none":
         src, tgt = data["data"]["input"], data["data"]["label"]
@@ -496,6 +521,12 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
                                 f"got {len(rows[0])}")
         if not data["data"]["values"]:
             problems.append(f"{where}: data.values: missing; expected population → samples")
+        counts = {name: len(rows) for name, rows in (data["data"]["values"] or {}).items()
+                  if isinstance(rows, list)}
+        if len(set(counts.values())) > 1:
+            problems.append(f"{where}: data.values: expected the same number of samples for "
+                            "every population, got " + ", ".join(f"{n} for {name!r}"
+                                                                 for name, n in counts.items()))
     tasks = data["data"]["tasks"]
     if tasks:
         if data["data"]["kind"] not in ("digits", "mnist1d"):
@@ -516,6 +547,8 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
     for j, e in enumerate(data["edges"]):
         for key in ("w_init", "b_init", "delay", "feedback_delay"):
             d = e[key]
+            if isinstance(d, dict) and None in d.values():
+                continue  # an entry of it was reported already
             if isinstance(d, dict) and d.get("dist") == "lognormal" and d.get("mean", 0) <= 0:
                 problems.append(f"{where}: edges.{j}.{key}.mean: expected a value > 0 for "
                                 "a lognormal distribution")

@@ -63,6 +63,9 @@ class RunSection:
     max_energy: float = key("float", 1e8, "energy above which the run counts as diverged", **POS)
     max_memory_gb: float = key("float", 8.0, "refuse a network whose estimated memory exceeds "
                                "this (GB; raise it knowingly)", **POS)
+    max_steps: float = key("float", 1e10, "refuse a run whose clock steps (every clock awake for "
+                           "the whole run) would exceed this (raise it knowingly, or run with "
+                           "--yes)", **POS)
 
 
 @dataclass(frozen=True)

@@ -49,9 +49,14 @@ def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
 def parse_axes(items: list[str | list[str]]) -> list[list[tuple[str, list[str]]]]:
     """The axes of the grid: each item is one ``--grid`` (a string) or a ``--grid`` followed
     by its ``--with`` keys (a list of strings, all with the same number of values)."""
-    axes = []
+    axes, seen = [], set()
     for item in items:
         axis = parse_grid([item] if isinstance(item, str) else list(item))
+        for key, _ in axis:
+            if key in seen:
+                raise ScenarioError([f"--grid {key}: given twice; expected each key once (list "
+                                     "all its values in one --grid)"])
+            seen.add(key)
         counts = {len(values) for _, values in axis}
         if len(counts) > 1:
             raise ScenarioError([f"--with: {' and '.join(k for k, _ in axis)} vary together "
@@ -228,8 +233,24 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     grid = [pair for axis in axes for pair in axis]
     fixed = list(fixed or [])
     load(path, [*fixed, *(f"{k}={vals[0]}" for k, vals in grid)])  # fail fast on bad keys
+    if not str(out).strip():
+        raise ScenarioError([f"--out {str(out)!r}: expected a directory for the sweep"])
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ScenarioError([f"--out {out}: exists and is not a directory; expected a "
+                             "directory for the sweep"]) from None
+    except OSError as exc:
+        raise ScenarioError([f"--out {out}: cannot create the sweep directory: "
+                             f"{exc.strerror}"]) from None
+    if scheduler:
+        try:
+            import distributed  # noqa: F401  (the cluster extra)
+        except ImportError:
+            raise ScenarioError([f"--scheduler {scheduler}: running on a Dask cluster needs "
+                                 "the cluster extra; expected it installed: pip install "
+                                 "'asyncpc[cluster]'"]) from None
     points = plan(axes, seeds)
     rows: dict[int, dict] = {}
     todo = []
@@ -320,6 +341,11 @@ def cmd_sweep(args) -> int:
               f"interrupted in {Path(args.out) / 'sweep.csv'} and rerun next time",
               file=sys.stderr)
         return 130
+    except OSError as exc:  # the sweep's own table or figures (each run's are its own)
+        print(f"asyncpc: error: {args.out}: could not write the sweep's results "
+              f"({exc.strerror or exc}); finished runs are kept and a rerun resumes",
+              file=sys.stderr)
+        return 3
     finally:
         signal.signal(signal.SIGTERM, previous)
     ok = sum(r["status"] == "ok" for r in rows)

@@ -187,7 +187,8 @@ def test_clamping_a_population_the_data_does_not_provide_is_a_clear_error(tmp_pa
     path = write(tmp_path, text.replace('label = "b"', 'label = "label"'))
     assert main(["run", str(path), "--out", str(tmp_path / "r2"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "stimulus.clamp: the data set has no values for 'b'" in err
+    # the labels go to no population: the cause is named, not its consequence (b is missing)
+    assert "data.label: no population named 'label'" in err
     assert "Traceback" not in err
 
 
@@ -348,7 +349,7 @@ def test_set_cannot_invent_a_population_by_a_typo(tmp_path, capsys):
     ('kind = "file"\ninput = "b"\npath = "missing.npz"', "data.path: cannot load"),
     ('kind = "file"\ninput = "b"\npath = "empty.csv"\nkeys = { b = "0:3" }', "no rows"),
     ('kind = "file"\ninput = "b"\npath = "inf.csv"\nkeys = { b = "0:3" }', "infinities"),
-    ('kind = "values"\nvalues = { b = [[1.0, 2.0, 3.0]] }', "run.duration: missing"),
+    ('kind = "values"\nvalues = { b = [[1.0, 2.0, 3.0]] }', "stimulus.epochs: 0 presents nothing"),
 ])
 def test_validate_checks_what_run_checks_including_data_files(tmp_path, capsys, data, message):
     (tmp_path / "empty.csv").write_text("")
