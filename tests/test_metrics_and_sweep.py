@@ -152,6 +152,21 @@ def test_a_rerun_retries_interrupted_and_failed_runs_and_keeps_finished_ones(tmp
     assert json.loads((out / "base" / "seed0" / "summary.json").read_text())["marker"] == 0
 
 
+def test_one_rerun_finishes_runs_whose_workers_were_killed(tmp_path):
+    """A worker killed mid-run (Ctrl-C on the sweep, an out-of-memory kill) leaves a run
+    directory with only its marker and an empty plots/; one rerun of the sweep replaces it
+    and finishes the run (it used to fail with "not a run directory")."""
+    path = tmp_path / "s.toml"
+    path.write_text(SCEN)
+    out = tmp_path / "sweep"
+    killed = out / "base" / "seed1"
+    (killed / "plots").mkdir(parents=True)
+    (killed / ".asyncpc-run").write_text("{}")
+    rows = run_sweep(path, [], seeds=2, workers=1, out=out, progress=False)
+    assert [r["status"] for r in rows] == ["ok", "ok"], rows
+    assert json.loads((killed / "summary.json").read_text())["status"] == "ok"
+
+
 def test_sigterm_stops_a_sweep_and_its_workers_within_seconds(tmp_path):
     import contextlib
     import os
