@@ -113,10 +113,12 @@ def plot_energy(tr: dict) -> plt.Figure:
     return fig
 
 
-def plot_activity(tr: dict) -> plt.Figure | None:
+def plot_activity(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
     """The recorded neurons' states x and predictions μ. With a stimulus: within the last
     presentations (left) and, over the whole run, the prediction error |x − μ| each presentation
-    ends with (right; it falls as the network learns). Without one: over the whole run."""
+    ends with (right; it falls as the network learns). Without one: over the whole run. The
+    scenario's ``record.expected`` values (a closed form) are drawn as dotted lines."""
+    expected = ((scenario or {}).get("record") or {}).get("expected") or {}
     pops = _names(tr, "x/")
     if not pops:
         return None
@@ -133,6 +135,9 @@ def plot_activity(tr: dict) -> plt.Figure | None:
             line, = ax.plot(t, x[:, j], lw=1.2, label=f"x{k}")
             if np.any(np.isfinite(mu[:, j])):
                 ax.plot(t, mu[:, j], lw=1, ls="--", color=line.get_color(), label=f"μ{k}")
+            if name in expected and j < len(expected[name]):
+                value = expected[name][j]
+                ax.axhline(value, ls=":", lw=1.2, color="k", label=f"expected x{k} = {value:g}")
         if zoomed:
             _mark_onsets(ax, tr)
         ax.set(ylabel=name, title=f"{name}: x (solid), μ (dashed)"
@@ -230,7 +235,9 @@ def _rate(t: np.ndarray, counts: np.ndarray, window: int) -> tuple[np.ndarray, n
 
 
 def plot_messages(tr: dict) -> plt.Figure:
-    per_sample = "presented" in tr and tr["presented"].size > 1 and tr["presented"][-1] > 0
+    # messages per sample need at least two samples to draw a line (one sample: one number,
+    # given in the title)
+    per_sample = "presented" in tr and tr["presented"].size > 1 and tr["presented"][-1] >= 2
     fig, axes = plt.subplots(1, 2 if per_sample else 1, figsize=(11 if per_sample else 6, 3.2),
                              squeeze=False)
     ax = axes[0, 0]
@@ -241,8 +248,10 @@ def plot_messages(tr: dict) -> plt.Figure:
     ax.plot(*_rate(t, tr["delivered"], window), color="k", lw=1.2, label="delivered (all)")
     if np.any(tr["delivered"] > 0):
         ax.set_yscale("log")
+    single = ("presented" in tr and tr["presented"].size and tr["presented"][-1] == 1)
     ax.set(xlabel=TIME, ylabel="messages per time unit",
-           title=f"Message rate (mean over {window} recording intervals)")
+           title=f"Message rate (mean over {window} recording intervals)"
+           + (f"\n{int(tr['delivered'].sum()):,} messages for its one sample" if single else ""))
     ax.legend(fontsize=7)
     if per_sample:
         ax = axes[0, 1]
@@ -282,10 +291,25 @@ def plot_confusion(tr: dict) -> plt.Figure | None:
     return fig
 
 
+def kolen_pollack_holds(edge: dict, scenario: dict) -> bool:
+    """Does ``W − Bᵀ = e^{−λt}(W₀ − B₀ᵀ)`` hold exactly for this edge (SPEC §1): rule
+    "hebbian", equal rates and decays, zero delays both ways, send-on-delta off (θ = 0) in
+    both populations?"""
+    def zero(d) -> bool:
+        return d is None or (d.get("dist") == "constant" and d.get("value", 0.0) == 0.0)
+    pops = scenario.get("populations", {})
+    return (edge["rule"] == "hebbian" and edge.get("lam_b") in (None, edge["lam"])
+            and edge.get("eta_b") in (None, edge["eta_w"]) and zero(edge.get("delay"))
+            and zero(edge.get("feedback_delay"))
+            and all(pops.get(p, {}).get("theta", 0.0) == 0.0
+                    for p in (edge["source"], edge["target"])))
+
+
 def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
-    """Angle and distance between W and Bᵀ per edge; for "hebbian" edges with equal rates and
-    decay, the Kolen–Pollack prediction ‖W₀ − B₀ᵀ‖ e^{−λt} dashed (exact only for zero delays
-    and theta = 0 — the gap is what delays and send-on-delta cost)."""
+    """Angle and distance between W and Bᵀ per edge; for edges where the Kolen–Pollack
+    identity holds exactly (:func:`kolen_pollack_holds`), its prediction ‖W₀ − B₀ᵀ‖ e^{−λt}
+    dashed; elsewhere (delays, send-on-delta) no line is drawn, as the theory does not
+    apply."""
     edges = _names(tr, "symmetry/")
     if not edges:
         return None
@@ -295,6 +319,7 @@ def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
         return None  # no edge learns: W and B never change, there is nothing to show
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     t = tr["t"]
+    theory = False
     for e in edges:
         spec = specs.get(e)
         label = f"{e} (tied: NON-LOCAL)" if spec and spec["rule"] == "tied" else e
@@ -302,17 +327,18 @@ def plot_symmetry(tr: dict, scenario: dict | None = None) -> plt.Figure | None:
         nd = tr[f"symmetry/{e}/norm_diff"]
         if not np.any(nd > 0):
             continue  # W = Bᵀ throughout (e.g. tied): no distance to draw on a log axis
+        if spec and nd.size and kolen_pollack_holds(spec, scenario):
+            theory = True  # a wide pale band under the measured line: visible where they agree
+            a2.semilogy(t, nd[0] * np.exp(-spec["lam"] * (t - t[0])), lw=5, alpha=0.3,
+                        color=line.get_color(), label=f"{e}: theory ‖W₀ − B₀ᵀ‖ e^(−λt)")
         a2.semilogy(t, np.maximum(nd, log_floor(nd)), lw=1.2, color=line.get_color(),
                     label=label)
-        if spec and spec["rule"] == "hebbian" and spec.get("lam_b") in (None, spec["lam"]) \
-                and spec.get("eta_b") in (None, spec["eta_w"]) and nd.size:
-            a2.semilogy(t, nd[0] * np.exp(-spec["lam"] * (t - t[0])), ls="--", lw=1,
-                        color=line.get_color(), label=f"{e}: e^(−λt) theory")
     a1.set(xlabel=TIME, ylabel="angle(W, Bᵀ) (degrees)", title="Weight symmetry: angle")
-    a2.set(xlabel=TIME, ylabel="‖W − Bᵀ‖", title="Weight symmetry: distance")
+    a2.set(xlabel=TIME, ylabel="‖W − Bᵀ‖", title="Weight symmetry: distance" + (
+        "\n(theory exact here: Kolen–Pollack, no delays, θ = 0)" if theory else ""))
     a1.legend()
     if a2.get_legend_handles_labels()[0]:
-        a2.legend(fontsize=7)
+        a2.legend(fontsize=7, loc="lower left")
     else:
         a2.text(0.5, 0.5, "W = Bᵀ throughout", ha="center", va="center",
                 transform=a2.transAxes)
@@ -335,13 +361,13 @@ def plot_raster(tr: dict) -> plt.Figure | None:
         if sel.any():
             ax.scatter(tr["raster/t"][sel], offset + tr["raster/index"][sel], s=1.5,
                        marker="|", label=name)
-            ticks.append((offset + sizes[code] / 2, name))
+            ticks.append((offset + (sizes[code] - 1) / 2, name))  # rows offset … offset+size−1
             offset += sizes[code] + 1
     ax.set_yticks([p for p, _ in ticks], [n for _, n in ticks])
     t0, t1, end = tr["raster/t"].min(), tr["raster/t"].max(), tr["t"][-1]
     ax.set(xlabel=TIME,
            title=f"Message raster: {tr['raster/t'].size} emissions, t = {t0:.4g} to {t1:.4g} "
-                 f"({100 * (t1 - t0) / max(end, 1e-300):.2g} % of a run of {end:g})\n"
+                 f"({100 * (t1 - t0) / max(end, 1e-300):.3g} % of a run of {end:g})\n"
                  "window: record.raster_from (start) and record.raster (emissions kept)")
     fig.tight_layout()
     return fig
@@ -433,7 +459,8 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
             with open(run_dir / "scenario.toml", "rb") as fh:
                 scenario = tomllib.load(fh)
         for kind in [k for k in kinds or list(PLOTS) if k in PLOTS]:
-            fig = plot_symmetry(traces, scenario) if kind == "symmetry" else PLOTS[kind](traces)
+            fig = (PLOTS[kind](traces, scenario) if kind in ("symmetry", "activity")
+                   else PLOTS[kind](traces))
             if fig is None:
                 continue
             path = out / f"{kind}.png"
@@ -473,6 +500,9 @@ def sweep_metrics(rows: list[dict], traces: list[dict]) -> list[tuple[str, str, 
     return [m for m in metrics if any(_has(tr, m[0], 1) for tr in traces)]
 
 
+LINESTYLES = ("-", "--", ":", "-.")
+
+
 def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]:
     """Comparison figures of a sweep, from its finished runs only (interrupted, diverged and
     failed runs are left out and counted in the title): each metric over time per condition
@@ -499,11 +529,13 @@ def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]
             for r in ok:
                 if _has(traces[r["run_dir"]], key, 1):
                     groups.setdefault(label(r, keys), []).append(traces[r["run_dir"]])
-            for name, trs in groups.items():
+            for j, (name, trs) in enumerate(groups.items()):
                 tkey = "t" if key.startswith("symmetry/") else "accuracy/t"
                 n = min(len(tr[key]) for tr in trs)
                 stack = scale * np.array([tr[key][:n] for tr in trs])
+                # line styles differ, so conditions with equal curves stay visible
                 line, = ax.plot(trs[0][tkey][:n], stack.mean(axis=0), lw=1.3,
+                                ls=LINESTYLES[j % len(LINESTYLES)],
                                 marker="o" if n < 30 else None, ms=3,
                                 label=f"{name} ({len(trs)} seed{'s' * (len(trs) > 1)})")
                 ax.fill_between(trs[0][tkey][:n], stack.min(axis=0), stack.max(axis=0),
@@ -528,9 +560,11 @@ def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]
                     mean = np.array([np.mean(points[x]) for x in xs])
                     lo = mean - [min(points[x]) for x in xs]
                     hi = [max(points[x]) for x in xs] - mean
-                    ax.errorbar([str(x) for x in xs] if any(isinstance(x, str) for x in xs)
-                                else xs, mean, yerr=[lo, hi], fmt="o-", ms=4, capsize=3,
-                                label=name)
+                    categorical = any(isinstance(x, str) for x in xs)
+                    ax.errorbar([str(x) for x in xs] if categorical else xs, mean,
+                                yerr=[lo, hi], fmt="o-", ms=4, capsize=3, label=name)
+                    if not categorical:  # the swept values themselves, each readable
+                        ax.set_xticks(xs, [f"{x:g}" for x in xs], rotation=30, ha="right")
                 ax.set(xlabel=key, ylabel="final value", title=title)
             if len(axes[0, 0].get_legend_handles_labels()[0]) > 1:
                 axes[0, 0].legend(fontsize=7)

@@ -509,6 +509,15 @@ def _check_references(where: str, data: dict, problems: list[str]) -> None:
             problems.append(f"{where}: record.neurons.{name}: expected a list of indices")
         elif n is not None and any(not 0 <= i < n for i in idx):
             problems.append(f"{where}: record.neurons.{name}: indices must be in [0, {n})")
+    for name, values in (data["record"]["expected"] or {}).items():
+        ref(f"record.expected.{name}", name)
+        recorded = (data["record"]["neurons"] or {}).get(name)
+        if not isinstance(values, list) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            problems.append(f"{where}: record.expected.{name}: expected a list of numbers")
+        elif not isinstance(recorded, list) or len(recorded) != len(values):
+            problems.append(f"{where}: record.expected.{name}: expected one value per neuron of "
+                            f"record.neurons.{name} ({recorded!r}), got {len(values)}")
     if data["data"]["kind"] == "values":
         for name, rows in (data["data"]["values"] or {}).items():
             ref(f"data.values.{name}", name)

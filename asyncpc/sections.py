@@ -140,6 +140,9 @@ class RecordSection:
                     "(energy, recorded neurons) for the zoomed figures (0 = none)", min=0)
     zoom_every: float = key("float", 0.0, "sampling period inside the zoom (time; 0 = "
                             "presentation / 50)", **NONNEG)
+    expected: dict = key("table", {}, "population → the values its recorded neurons should "
+                         "settle at (a closed form), drawn as reference lines in the activity "
+                         "figure")
 
 
 @dataclass(frozen=True)

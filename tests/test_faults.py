@@ -250,3 +250,11 @@ def test_the_top_level_help_is_plain_text(capsys):
     out = capsys.readouterr().out
     assert "``" not in out and ":func:" not in out
     assert "3 results not written" in out and "2 bad input" in out
+
+
+def test_expected_values_must_match_the_recorded_neurons(tmp_path, capsys):
+    path = tmp_path / "s.toml"
+    path.write_text(BASE + "[record]\nneurons = { label = [0] }\n"
+                    "expected = { label = [1.0, 2.0] }\n")
+    code, _, err = cli(capsys, "validate", path)
+    assert code == 2 and "record.expected.label: expected one value per neuron" in err, err

@@ -85,3 +85,42 @@ def test_sweep_figures_leave_out_unfinished_runs_and_empty_metrics(tmp_path, xor
     keys = [m[0] for m in metrics]
     assert keys == ["symmetry/hidden->label/angle_deg", "accuracy"]  # no held-out set: no panel
     assert dict((m[0], m[3]) for m in metrics)["accuracy"] == 100.0  # in % as in run figures
+
+
+def test_raster_labels_sit_at_the_centre_of_their_rows():
+    """Population a's neurons occupy rows 0–3 and b's rows 5–6 (one blank row between): the
+    labels belong at 1.5 and 5.5; the percentage of the run reads as a plain number."""
+    tr = {"raster/t": np.array([0.0, 1.0, 2.0, 40.0]), "raster/pop": np.array([0, 0, 1, 1]),
+          "raster/index": np.array([0, 3, 0, 1]), "raster/populations": np.array(["a", "b"]),
+          "t": np.array([0.0, 40.0])}
+    fig = plotting.plot_raster(tr)
+    ax = fig.axes[0]
+    assert list(ax.get_yticks()) == [1.5, 5.5]
+    assert "(100 % of a run of 40)" in ax.get_title()
+    matplotlib.pyplot.close(fig)
+
+
+def test_the_kolen_pollack_line_is_drawn_only_where_the_identity_holds():
+    """The identity W − Bᵀ = e^{−λt}(W₀ − B₀ᵀ) needs rule hebbian, equal rates, zero delays
+    and θ = 0 (SPEC §1); with a delay or send-on-delta the figure draws no theory line."""
+    zero = {"dist": "constant", "value": 0.0}
+    edge = {"source": "a", "target": "b", "rule": "hebbian", "lam": 0.01, "lam_b": None,
+            "eta_w": 0.1, "eta_b": None, "delay": zero, "feedback_delay": None}
+    scenario = {"populations": {"a": {"theta": 0.0}, "b": {"theta": 0.0}}, "edges": [edge]}
+    assert plotting.kolen_pollack_holds(edge, scenario)
+    assert not plotting.kolen_pollack_holds({**edge, "delay": {"dist": "constant",
+                                                               "value": 0.05}}, scenario)
+    assert not plotting.kolen_pollack_holds({**edge, "rule": "hebbian_raw"}, scenario)
+    assert not plotting.kolen_pollack_holds(edge, {**scenario, "populations": {
+        "a": {"theta": 0.01}, "b": {"theta": 0.0}}})
+
+
+def test_the_activity_figure_draws_the_expected_value(tmp_path):
+    """bogacz_tutorial declares record.expected (the closed-form root 1.5675): the activity
+    figure carries it as a reference line."""
+    result = runner.run(sc.load("bogacz_tutorial"), out=tmp_path / "b", plots=False)
+    scenario = sc.load("bogacz_tutorial").data
+    fig = plotting.plot_activity(result.traces, scenario)
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert "expected x0 = 1.56747" in labels
+    matplotlib.pyplot.close(fig)
