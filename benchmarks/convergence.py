@@ -30,6 +30,15 @@ def max_angle(s: dict) -> float:
     return max(m["angle_deg"] for m in s["symmetry"].values())
 
 
+def interference_holds(tr: dict) -> bool:
+    pc, bp = tr["evaluation/outputs"], tr["evaluation/baseline_outputs"]
+
+    def at(trace, o1):  # output 2 where output 1 has fallen to o1
+        return np.interp(o1, trace[::-1, 0], trace[::-1, 1])
+    return abs(at(pc, 0.85) - 0.975) <= 0.005 and all(
+        at(pc, o1) > at(bp, o1) + 0.02 for o1 in (0.85, 0.64, 0.5, 0.3))
+
+
 #: scenario → (claim in words, check of a finished run's summary and network, extra overrides)
 CLAIMS = {
     "relaxation": ("energy never rises; settles", lambda r: bool(
@@ -47,6 +56,13 @@ CLAIMS = {
     "bars": ("regeneration < 0.1, 100 %, angle < 10°", lambda r: r.summary["generation"][
         "mean_abs_error"] < 0.1 and r.summary["accuracy"]["train"] == 1.0
         and r.summary["symmetry"]["label->image"]["angle_deg"] < 10.0, ()),
+    "symmetry_growth": ("W − Bᵀ conserved to 1e-9; output angle < 10°", lambda r: all(
+        np.max(np.abs(r.traces[f"symmetry/{e}/norm_diff"]
+                      / r.traces[f"symmetry/{e}/norm_diff"][0] - 1.0)) < 1e-9
+        for e in ("input->hidden", "hidden->output"))
+        and r.traces["symmetry/hidden->output/angle_deg"][-1] < 10.0, ()),
+    "interference": ("output 2 at output 1 = 0.85: 0.975 ± 0.005, above backprop's",
+                     lambda r: interference_holds(r.traces), ()),
     "feedback_alignment": ("100 %, output angle in (10°, 80°)", lambda r: r.summary["accuracy"][
         "train"] == 1.0 and 10.0 < r.summary["symmetry"]["hidden->label"]["angle_deg"] < 80.0,
         ()),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 
 import asyncpc as ap
@@ -32,3 +35,47 @@ def chain(sizes, *, acts=None, dt=0.01, delay=0.0, rule="hebbian", eta_w=0.0, et
                                  eta_w=eta_w, eta_b=eta_b, lam_w=lam_w, lam_b=lam_b))
         mats.append((W, B))
     return ap.build_graph(pops, edges), mats
+
+
+#: a tiny supervised scenario (xor through one edge), as data; ``to_toml`` writes it
+TINY = {
+    "run": {"description": "tiny", "seed": 0},
+    "populations": {"input": {"n": 2}, "label": {"n": 1, "prior": 0.0}},
+    "edges": [{"source": "input", "target": "label", "eta_w": 0.01, "delay": 0.05}],
+    "data": {"kind": "xor"},
+    "stimulus": {"clamp": ["input", "label"], "presentation": 2.0, "epochs": 2},
+    "evaluation": {"every": 4.0, "clamp": ["input"], "read": "label", "readout": "threshold"},
+}
+
+
+def literal(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and math.isnan(v):
+        return "nan"
+    if isinstance(v, float) and math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(literal(x) for x in v) + "]"
+    return "{" + ", ".join(f"{k} = {literal(x)}" for k, x in v.items()) + "}"
+
+
+def to_toml(data: dict) -> str:
+    lines = []
+    for name, table in data.items():
+        if name == "populations":
+            for pop, keys in table.items():
+                lines.append(f"[populations.{pop}]")
+                lines += [f"{k} = {literal(v)}" for k, v in keys.items()]
+        elif name == "edges":
+            for edge in table:
+                lines.append("[[edges]]")
+                lines += [f"{k} = {literal(v)}" for k, v in edge.items()]
+        else:
+            lines.append(f"[{name}]")
+            lines += [f"{k} = {literal(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"

@@ -5,55 +5,12 @@ key path, with exit code 2 — never a traceback, never silent acceptance. The c
 the one declaration of each key (``asyncpc.scenario``: POPULATION, EDGE, DIST, SECTIONS), so a
 key added there is covered here without a line of test."""
 
-import json
-import math
-
 import pytest
+from helpers import TINY as BASE
+from helpers import literal, to_toml
 
 from asyncpc import scenario as sc
 from asyncpc.cli import main
-
-BASE = {
-    "run": {"description": "tiny", "seed": 0},
-    "populations": {"input": {"n": 2}, "label": {"n": 1, "prior": 0.0}},
-    "edges": [{"source": "input", "target": "label", "eta_w": 0.01, "delay": 0.05}],
-    "data": {"kind": "xor"},
-    "stimulus": {"clamp": ["input", "label"], "presentation": 2.0, "epochs": 2},
-    "evaluation": {"every": 4.0, "clamp": ["input"], "read": "label", "readout": "threshold"},
-}
-
-
-def literal(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float) and math.isnan(v):
-        return "nan"
-    if isinstance(v, float) and math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if isinstance(v, int | float):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(literal(x) for x in v) + "]"
-    return "{" + ", ".join(f"{k} = {literal(x)}" for k, x in v.items()) + "}"
-
-
-def to_toml(data: dict) -> str:
-    lines = []
-    for name, table in data.items():
-        if name == "populations":
-            for pop, keys in table.items():
-                lines.append(f"[populations.{pop}]")
-                lines += [f"{k} = {literal(v)}" for k, v in keys.items()]
-        elif name == "edges":
-            for edge in table:
-                lines.append("[[edges]]")
-                lines += [f"{k} = {literal(v)}" for k, v in edge.items()]
-        else:
-            lines.append(f"[{name}]")
-            lines += [f"{k} = {literal(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
 
 
 def bad_values(key: sc.Key) -> list:

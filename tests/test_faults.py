@@ -13,34 +13,11 @@ import time
 
 import numpy as np
 import pytest
+from helpers import TINY, to_toml
 
 from asyncpc.cli import main
 
-BASE = """[run]
-description = "tiny"
-seed = 0
-[populations.input]
-n = 2
-[populations.label]
-n = 1
-prior = 0.0
-[[edges]]
-source = "input"
-target = "label"
-eta_w = 0.01
-delay = 0.05
-[data]
-kind = "xor"
-[stimulus]
-clamp = ["input", "label"]
-presentation = 2.0
-epochs = 2
-[evaluation]
-every = 4.0
-clamp = ["input"]
-read = "label"
-readout = "threshold"
-"""
+BASE = to_toml(TINY)
 
 # (case, (text replaced, replacement), what the message must say)
 SCENARIO_FAULTS = [
