@@ -383,7 +383,7 @@ def _validate(raw: dict, where: str, problems: list[str]) -> dict:
     return data
 
 
-#: measured memory per synapse and per neuron of each engine (bytes; README, "Performance"),
+#: measured memory per synapse and per neuron of each engine (bytes; docs/performance.md),
 #: with a margin
 BYTES = {"unit": (2500, 2000), "population": (100, 400)}
 
@@ -668,8 +668,8 @@ def to_toml(data: dict) -> str:
 
 # -- documentation -----------------------------------------------------------------------------
 def reference_markdown() -> str:
-    """The scenario-key reference as Markdown tables (embedded in the README between the
-    ``<!-- keys -->`` markers; ``tests/test_scenario_files.py`` keeps the two identical)."""
+    """The scenario-key reference as Markdown tables (embedded in docs/scenario-files.md
+    between the ``<!-- keys -->`` markers; ``tests/test_docs.py`` keeps the two identical)."""
     def fmt(d: Any) -> str:
         if d is None:
             return "—"

@@ -3,8 +3,9 @@
 dataclasses.
 
 Each field carries its :class:`Key` (type, default, range, meaning with unit), so one
-declaration serves validation (:mod:`asyncpc.scenario`), the README's key tables and the
-runner, which reads ``scenario.sections.stimulus.presentation`` rather than nested dicts.
+declaration serves validation (:mod:`asyncpc.scenario`), the key tables of
+docs/scenario-files.md and the runner, which reads
+``scenario.sections.stimulus.presentation`` rather than nested dicts.
 Populations and edges are declared the same way in :mod:`asyncpc.model`.
 """
 

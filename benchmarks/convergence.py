@@ -1,5 +1,5 @@
 """Each shipped scenario's claim at its shipped numerics and at converged numerics, on both
-engines (the README table "Shipped claims at converged numerics").
+engines (docs/numerics.md, "Shipped claims at converged numerics").
 
 Converged numerics divide, in every population, the step ``dt`` and every threshold — ``theta``,
 ``settle`` and ``drift_theta`` — by ``FACTOR`` (a ``drift_theta`` of 1e9, "never signalled",

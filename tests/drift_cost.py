@@ -8,7 +8,7 @@ Rows: the earlier numerics (``drift_theta = 1e9``: currents re-sent only every `
 at shrinking ``refresh``, and the drift rule at shrinking ``drift_theta`` (``refresh`` 2).
 Error: the largest difference of any weight from the reference, over the largest weight
 change the reference made (relative to what was learned). Wall time of each run, in one
-process, one after another; printed as the README's table:
+process, one after another; printed as the table of docs/performance.md:
 python tests/drift_cost.py [ENGINE [PRESENTATION]]   (e.g. population 10)
 """
 

@@ -143,16 +143,6 @@ def test_python_m_and_console_script_agree():
     assert "bogacz_tutorial" in out and "relaxation" in out
 
 
-def test_readme_documents_every_scenario_key():
-    """The README's key reference is exactly the one generated from the schema."""
-    from pathlib import Path
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    assert "\n" + sc.reference_markdown() + "\n<!-- /keys -->" in readme
-    for schema in (sc.POPULATION, sc.EDGE, sc.DIST, *sc.SECTIONS.values()):
-        for key in schema:
-            assert f"| `{key}` |" in readme, key
-
-
 def test_data_files_load_from_npz_and_csv_without_pickles(tmp_path):
     from asyncpc import runner
     x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -243,14 +233,6 @@ readout = "values"
     untrained = runner.run(sc.load(write(tmp_path, text.replace("epochs = 20", "epochs = 0")
                                          .replace("[run]", "[run]\nduration = 1.0"))))
     assert untrained.summary["accuracy"]["test"] < s["accuracy"]["test"]
-
-
-def test_every_figure_the_readme_shows_exists():
-    import re
-    from pathlib import Path
-    root = Path(__file__).parent.parent
-    for path in re.findall(r"\((plots/[\w.-]+\.png)\)", (root / "README.md").read_text()):
-        assert (root / path).exists(), path
 
 
 def test_an_unstable_integration_step_is_rejected_before_running(tmp_path, capsys):

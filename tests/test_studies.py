@@ -1,4 +1,4 @@
-"""The weight-transport studies (README, "Studying weight transport"): each claim, on a run
+"""The weight-transport studies (docs/studies.md, "Studying weight transport"): each claim, on a run
 short enough for CI. Expectations come from the Kolen–Pollack algebra (SPEC §1)."""
 
 import numpy as np

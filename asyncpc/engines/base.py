@@ -272,7 +272,7 @@ def drift_wait(rate: float, theta: float, h_min: float, h_max: float) -> float:
     """How long an input drifting at ``rate`` (per time unit) may go unsent: until it has
     moved by ``theta``, but no sooner than ``h_min`` (the step of the neuron reading it) and no
     later than ``h_max`` (``refresh``). The one wake-up rule of learning synapses, learning
-    biases and sleeping populations (README, "Synapses learn on their own clocks")."""
+    biases and sleeping populations (docs/engines.md, "Synapses learn between arrivals")."""
     if rate * h_max <= theta:
         return h_max
     return max(theta / rate, h_min)
