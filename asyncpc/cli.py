@@ -13,7 +13,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from .scenario import SCENARIO_DIR, ScenarioError, load, shipped_scenarios
 from .scenario import find as find_scenario
 
@@ -48,8 +48,9 @@ def _terminate(signum, frame):
 
 
 def cmd_run(args) -> int:
+    from .launch import run
     from .mpi import RanksFailed
-    from .runner import WriteFailed, run
+    from .runner import WriteFailed
     scenario = load(find_scenario(args.scenario), _overrides(args))
     if args.out is not None and not args.out.strip():
         raise ScenarioError(["--out '': expected a directory path"])
@@ -222,8 +223,83 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .sweep import run_sweep
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        rows = run_sweep(find_scenario(args.scenario), args.grid or [], seeds=args.seeds,
+                         workers=args.workers, out=args.out, progress=not args.quiet,
+                         fixed=args.set or [], skip_failed=args.skip_failed,
+                         scheduler=args.scheduler)
+    except KeyboardInterrupt:
+        print(f"asyncpc: sweep interrupted; finished runs are kept, the others are marked "
+              f"interrupted in {Path(args.out) / 'sweep.csv'} and rerun next time",
+              file=sys.stderr)
+        return 130
+    except OSError as exc:  # the sweep's own table or figures (each run's are its own)
+        print(f"asyncpc: error: {args.out}: could not write the sweep's results "
+              f"({exc.strerror or exc}); finished runs are kept and a rerun resumes",
+              file=sys.stderr)
+        return WRITE_FAILED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    ok = sum(r["status"] == "ok" for r in rows)
+    print(f"{ok} of {len(rows)} runs ok; table: {Path(args.out) / 'sweep.csv'}")
+    return 0 if ok == len(rows) else 1
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
+    return value
+
+
+class _Grid(argparse.Action):
+    """``--grid``: a new axis of the grid (a list, so that ``--with`` can join it)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), [values]])
+
+
+class _With(argparse.Action):
+    """``--with``: joins the axis of the preceding ``--grid``."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        axes = getattr(namespace, self.dest) or []
+        if not axes:
+            parser.error("--with: expected a --grid before it to vary together with")
+        axes[-1].append(values)
+
+
+def sweep_parser(sub) -> None:
+    sp = sub.add_parser("sweep", help="run a grid of parameter values × seeds in parallel")
+    sp.add_argument("scenario", help="scenario file, or the name of a shipped scenario")
+    sp.add_argument("--grid", action=_Grid, metavar="KEY.PATH=V1,V2,...",
+                    help="values of one scenario key (repeatable: cross product)")
+    sp.add_argument("--with", action=_With, dest="grid", metavar="KEY.PATH=W1,W2,...",
+                    help="values that vary together with the preceding --grid, one for one "
+                    "(not crossed)")
+    sp.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
+                    help="an override applied to every run (repeatable)")
+    sp.add_argument("--seeds", type=positive, default=1, help="seeds 0..K-1 per condition")
+    sp.add_argument("--workers", type=positive, default=2, help="parallel worker processes")
+    sp.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run every run as a task on the Dask cluster whose scheduler is at "
+                    "ADDRESS (e.g. tcp://host:8786; pip install 'asyncpc[cluster]'); "
+                    "default: local worker processes (--workers)")
+    sp.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")
+    sp.add_argument("--skip-failed", action="store_true",
+                    help="on a rerun, keep failed runs as they are (default: retry them)")
+    sp.add_argument("--quiet", action="store_true")
+    sp.set_defaults(func=cmd_sweep)
+
+
 def parser() -> argparse.ArgumentParser:
-    from .sweep import add_parser, positive
     p = argparse.ArgumentParser(
         prog="asyncpc", description="Asynchronous, event-driven predictive-coding networks. "
         "'python -m asyncpc' is the same command; 'asyncpc VERB --help' explains each verb.",
@@ -277,7 +353,7 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     sp.set_defaults(func=cmd_bench)
 
-    add_parser(sub)
+    sweep_parser(sub)
     return p
 
 

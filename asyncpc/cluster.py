@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .scenario import ScenarioError, load
+from .workers import pin_blas, run_loaded
 
 #: how long the client waits for a lost scheduler to come back before giving up (seconds)
 LOST_AFTER = 20.0
@@ -52,7 +53,6 @@ def connect(address: str, timeout: float | None = None):
 def remote_run(scenario) -> tuple[dict, dict[str, bytes]]:
     """Run one resolved scenario on a worker; return its summary and its run directory's files
     (relative path → bytes). Never raises: a failure is a summary with status ``failed``."""
-    from .sweep import pin_blas, run_loaded
     pin_blas()
     with tempfile.TemporaryDirectory(prefix="asyncpc-") as tmp:
         out = Path(tmp) / "run"

@@ -24,6 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .runner import (
+    RunResult,
+    build_experiment,
+    check,
+    collect,
+    prepare_out,
+    simulate,
+    write,
+)
 from .scenario import Scenario, ScenarioError
 
 #: set in the ranks' environment by :func:`launch` (the number of ranks)
@@ -71,7 +80,6 @@ def launch(scenario: Scenario, *, ranks: int, out: Path | None, progress: bool, 
            force: bool):
     """Run ``scenario`` on ``ranks`` MPI processes; the result as read from the run
     directory (``out``, or a temporary one), without the network (it lived in the ranks)."""
-    from .runner import RunResult, check, prepare_out
     check(scenario)
     check_split(scenario, ranks)
     command = mpiexec()
@@ -119,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
     if comm.Get_rank() > 0:
         serve(comm)
         return 0
-    from .runner import build_experiment, check, collect, simulate, write
     job_path, out = argv if argv is not None else sys.argv[1:]
     with open(job_path, "rb") as fh:
         job = pickle.load(fh)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from ._version import __version__
 from .baseline import Backprop
 from .datasets import (
     Dataset,
@@ -473,20 +473,9 @@ def task_summary(scenario: Scenario, traces: dict[str, np.ndarray]) -> dict:
 
 
 def run(scenario: Scenario, *, out: str | Path | None = None, progress: bool = False,
-        plots: bool = True, force: bool = False, engine: str | None = None, ranks: int = 1
-        ) -> RunResult:
-    """Run ``scenario`` (build, simulate, collect); with ``out``, write the run directory.
-
-    ``engine`` (``"unit"`` or ``"population"``) overrides the scenario's ``run.engine``.
-    ``ranks`` > 1 splits the network over that many MPI processes (:mod:`asyncpc.mpi`; the
-    result is the same, bit for bit, and has no live network).
-    """
-    if engine is not None:
-        scenario = scenario.with_overrides([f"run.engine={engine}"])
-    if ranks > 1:
-        from .mpi import launch
-        return launch(scenario, ranks=ranks, out=None if out is None else Path(out),
-                      progress=progress, plots=plots, force=force)
+        plots: bool = True, force: bool = False) -> RunResult:
+    """Run ``scenario`` in this process (build, simulate, collect); with ``out``, write the run
+    directory. :func:`asyncpc.launch.run` (``ap.run``) also splits a run over MPI processes."""
     checked = check(scenario)  # bad input is reported before anything is written
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:

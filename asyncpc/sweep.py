@@ -17,14 +17,12 @@ marks the others ``interrupted``. Worker processes use one BLAS thread each.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import itertools
 import json
 import multiprocessing
 import re
-import signal
 import sys
 import zlib
 from collections.abc import Iterator
@@ -32,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .cluster import run_on_cluster
 from .runner import atomic_write
 from .scenario import ScenarioError, load
+from .workers import run_task, worker_init
 
 
 def parse_grid(items: list[str]) -> list[tuple[str, list[str]]]:
@@ -110,49 +110,12 @@ def plan(axes, seeds: int) -> list[tuple[dict[str, str], int]]:
     return points
 
 
-def pin_blas() -> None:
-    """One BLAS thread per worker process: several workers each running a multi-threaded BLAS
-    on a small machine oversubscribe it (measured here: 40× slower numpy)."""
-    from threadpoolctl import threadpool_limits
-    threadpool_limits(1)
-
-
-def worker_init() -> None:
-    """A sweep worker: one BLAS thread; Ctrl-C is the parent's business (it stops the sweep),
-    and SIGTERM, which the parent sends to stop a worker, ends it at once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    pin_blas()
-
-
-def _one(path: str, params: dict[str, str], seed: int, out: str, fixed: list[str]) -> dict:
-    """Run one grid point (in a worker process); never raises."""
-    sets = [*fixed, *(f"{k}={v}" for k, v in params.items()), f"run.seed={seed}"]
-    try:
-        scenario = load(path, sets)
-    except ScenarioError as exc:
-        return {"status": "failed", "message": "; ".join(exc.problems)}
-    return run_loaded(scenario, out)
-
-
-def run_loaded(scenario, out: str) -> dict:
-    """Run a resolved scenario into the run directory ``out``; return its summary. Never
-    raises: a crash in one run must not stop the sweep, it is a run with status failed."""
-    from .runner import run
-    try:
-        return run(scenario, out=out, plots=False, force=True).summary
-    except ScenarioError as exc:
-        return {"status": "failed", "message": "; ".join(exc.problems)}
-    except Exception as exc:
-        return {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
-
-
 def run_locally(todo: list[tuple], workers: int) -> Iterator[tuple[int, dict, dict]]:
     """Run ``todo`` in local worker processes; yield ``(j, summary, {})`` as runs finish (each
     worker writes its run directory itself). Closing the generator (Ctrl-C) stops the
     workers at once, whatever they were doing."""
     with multiprocessing.Pool(max(1, workers), initializer=worker_init) as pool:
-        for j, summary in pool.imap_unordered(_task, todo):
+        for j, summary in pool.imap_unordered(run_task, todo):
             yield j, summary, {}
 
 
@@ -211,11 +174,6 @@ def forgetting_report(rows: list[dict], keys: list[str]) -> dict:
 FINISHED = ("ok", "diverged")
 
 
-def _task(item: tuple) -> tuple[int, dict]:
-    j, path, params, seed, run_dir, fixed = item
-    return j, _one(path, params, seed, run_dir, fixed)
-
-
 def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, workers: int,
               out: str | Path, progress: bool = True, fixed: list[str] | None = None,
               skip_failed: bool = False, scheduler: str | None = None) -> list[dict]:
@@ -266,11 +224,7 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     if progress and rows:
         print(f"resuming: {len(rows)} of {len(points)} runs already done", file=sys.stderr)
     interrupted = False
-    if scheduler:
-        from .cluster import run_on_cluster  # an unreachable cluster: ScenarioError, first
-        results = run_on_cluster(todo, scheduler)
-    else:
-        results = run_locally(todo, workers)
+    results = run_on_cluster(todo, scheduler) if scheduler else run_locally(todo, workers)
     try:
         for j, summary, files in results:
             params, seed = points[j]
@@ -326,79 +280,3 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write(path, buf.getvalue().encode())
-
-
-def cmd_sweep(args) -> int:
-    from .cli import _terminate, find_scenario
-    previous = signal.signal(signal.SIGTERM, _terminate)
-    try:
-        rows = run_sweep(find_scenario(args.scenario), args.grid or [], seeds=args.seeds,
-                         workers=args.workers, out=args.out, progress=not args.quiet,
-                         fixed=args.set or [], skip_failed=args.skip_failed,
-                         scheduler=args.scheduler)
-    except KeyboardInterrupt:
-        print(f"asyncpc: sweep interrupted; finished runs are kept, the others are marked "
-              f"interrupted in {Path(args.out) / 'sweep.csv'} and rerun next time",
-              file=sys.stderr)
-        return 130
-    except OSError as exc:  # the sweep's own table or figures (each run's are its own)
-        print(f"asyncpc: error: {args.out}: could not write the sweep's results "
-              f"({exc.strerror or exc}); finished runs are kept and a rerun resumes",
-              file=sys.stderr)
-        return 3
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    ok = sum(r["status"] == "ok" for r in rows)
-    print(f"{ok} of {len(rows)} runs ok; table: {Path(args.out) / 'sweep.csv'}")
-    return 0 if ok == len(rows) else 1
-
-
-def positive(text: str) -> int:
-    """An argparse type: a whole number ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
-    return value
-
-
-class _Grid(argparse.Action):
-    """``--grid``: a new axis of the grid (a list, so that ``--with`` can join it)."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        setattr(namespace, self.dest, [*(getattr(namespace, self.dest) or []), [values]])
-
-
-class _With(argparse.Action):
-    """``--with``: joins the axis of the preceding ``--grid``."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        axes = getattr(namespace, self.dest) or []
-        if not axes:
-            parser.error("--with: expected a --grid before it to vary together with")
-        axes[-1].append(values)
-
-
-def add_parser(sub) -> None:
-    sp = sub.add_parser("sweep", help="run a grid of parameter values × seeds in parallel")
-    sp.add_argument("scenario", help="scenario file, or the name of a shipped scenario")
-    sp.add_argument("--grid", action=_Grid, metavar="KEY.PATH=V1,V2,...",
-                    help="values of one scenario key (repeatable: cross product)")
-    sp.add_argument("--with", action=_With, dest="grid", metavar="KEY.PATH=W1,W2,...",
-                    help="values that vary together with the preceding --grid, one for one "
-                    "(not crossed)")
-    sp.add_argument("--set", action="append", metavar="KEY.PATH=VALUE",
-                    help="an override applied to every run (repeatable)")
-    sp.add_argument("--seeds", type=positive, default=1, help="seeds 0..K-1 per condition")
-    sp.add_argument("--workers", type=positive, default=2, help="parallel worker processes")
-    sp.add_argument("--scheduler", metavar="ADDRESS",
-                    help="run every run as a task on the Dask cluster whose scheduler is at "
-                    "ADDRESS (e.g. tcp://host:8786; pip install 'asyncpc[cluster]'); "
-                    "default: local worker processes (--workers)")
-    sp.add_argument("--out", required=True, help="sweep directory (resumed if it exists)")
-    sp.add_argument("--skip-failed", action="store_true",
-                    help="on a rerun, keep failed runs as they are (default: retry them)")
-    sp.add_argument("--quiet", action="store_true")
-    sp.set_defaults(func=cmd_sweep)

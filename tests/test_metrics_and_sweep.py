@@ -122,7 +122,7 @@ def test_sweep_workers_pin_blas_to_one_thread():
     """pin_blas (the workers' initializer) really limits numpy's BLAS to one thread."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from asyncpc.sweep import pin_blas
+    from asyncpc.workers import pin_blas
     with ProcessPoolExecutor(max_workers=1, initializer=pin_blas) as pool:
         threads = pool.submit(_blas_threads).result()
     assert threads and set(threads) == {1}

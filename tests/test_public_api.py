@@ -48,3 +48,46 @@ def test_the_wheel_ships_every_subpackage_and_the_scenarios(tmp_path):
         assert f"asyncpc/{module}" in names
     shipped = {f"asyncpc/scenarios/{p.name}" for p in shipped_scenarios()}
     assert {"asyncpc/scenarios/xor.toml", "asyncpc/scenarios/digits.toml"} <= shipped <= names
+
+
+def package_imports():
+    """The package's own import graph: module → the asyncpc modules it imports (at the top or
+    inside functions), from the source."""
+    import ast
+    from pathlib import Path
+
+    import networkx as nx
+    root = Path(__file__).parent.parent / "asyncpc"
+    mods = {}
+    for p in root.rglob("*.py"):
+        parts = list(p.relative_to(root.parent).with_suffix("").parts)
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph = nx.DiGraph()
+    for name, path in mods.items():
+        graph.add_node(name)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    graph.add_edge(name, sub if sub in mods else target)
+    return graph
+
+
+def test_the_package_has_no_import_circles():
+    """Layers import downwards only (the command line above the run layer above the engines);
+    a circle (runner ↔ mpi, sweep ↔ cluster, cli ↔ sweep were ones) makes a layer impossible
+    to read, test or replace on its own."""
+    import networkx as nx
+    graph = package_imports()
+    assert graph.has_edge("asyncpc.launch", "asyncpc.mpi")  # the graph sees real imports
+    assert list(nx.simple_cycles(graph)) == []
+
+
+def test_only_the_command_line_uses_argparse():
+    from pathlib import Path
+    root = Path(__file__).parent.parent / "asyncpc"
+    users = sorted(p.name for p in root.rglob("*.py") if "import argparse" in p.read_text())
+    assert users == ["cli.py"]

@@ -21,7 +21,7 @@ import pytest
 import asyncpc as ap
 from asyncpc.engines import events
 from asyncpc.engines.unit.ranks import PartitionError, partition
-from asyncpc.runner import run
+from asyncpc.launch import run
 
 pytest.importorskip("mpi4py")
 
