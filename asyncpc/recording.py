@@ -3,7 +3,7 @@
 A :class:`Recorder` is a SimPy process in the network's environment. Every ``every`` time units
 it reads energies, chosen neurons' ``x``, ``mu`` and ``eps``, per-edge symmetry metrics and
 message counts. It only reads (weights through ``weight_at``), so a run with recorders gives
-bit-identical results to one without (``tests/test_recording.py``). It also watches for a
+bit-identical results to one without (``tests/run/test_recording.py``). It also watches for a
 numerical blow-up and stops the run with :class:`Diverged`, naming when and where.
 
 Names in ``traces.npz`` (time in simulation units):

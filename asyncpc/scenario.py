@@ -669,7 +669,8 @@ def to_toml(data: dict) -> str:
 # -- documentation -----------------------------------------------------------------------------
 def reference_markdown() -> str:
     """The scenario-key reference as Markdown tables (embedded in docs/scenario-files.md
-    between the ``<!-- keys -->`` markers; ``tests/test_docs.py`` keeps the two identical)."""
+    between the ``<!-- keys -->`` markers; ``tests/package/test_docs.py`` keeps the two
+    identical)."""
     def fmt(d: Any) -> str:
         if d is None:
             return "—"

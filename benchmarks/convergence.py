@@ -4,7 +4,7 @@ engines (docs/numerics.md, "Shipped claims at converged numerics").
 Converged numerics divide, in every population, the step ``dt`` and every threshold — ``theta``,
 ``settle`` and ``drift_theta`` — by ``FACTOR`` (a ``drift_theta`` of 1e9, "never signalled",
 becomes the default 1e-3 first). Each claim is the summary-level part of the scenario's test
-in ``tests/test_scenarios.py`` (accuracy, angles, generation error, the settled state).
+in ``tests/studies/test_scenarios.py`` (accuracy, angles, generation error, the settled state).
 
     python benchmarks/convergence.py [SCENARIO ...] [--factor 10] [--json FILE]
 """

@@ -42,4 +42,4 @@ asyncpc plot 'runs/split_digits_study/edges._.eta_w=0.01,baseline.eta=0.03-c61f1
 cp 'runs/split_digits_study/edges._.eta_w=0.01,baseline.eta=0.03-c61f163c/seed0/plots/tasks.png' \
   plots/split_digits_tasks.png
 # one network over 2 MPI processes: measured speed-up and the model (~2 min; needs asyncpc[mpi])
-python tests/ranks_speedup.py
+python benchmarks/ranks_speedup.py

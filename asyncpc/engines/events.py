@@ -11,7 +11,7 @@ three exceptions, all here:
   ``Timeout.__init__`` write) and then schedules it: the fast path (default) pushes onto
   ``env._queue`` exactly as ``env.schedule`` does, without the method call (the unit
   engine's hottest loop); the plain path calls ``env.schedule``. Both produce the same heap
-  entries, so runs are bit-identical (``tests/test_engines.py``); :func:`plain_simpy`
+  entries, so runs are bit-identical (``tests/engines/test_engines.py``); :func:`plain_simpy`
   switches to the plain path, e.g. to check a new SimPy release;
 * a message that crossed processes (:mod:`asyncpc.engines.unit.ranks`) is scheduled at the
   absolute time it was sent plus its delay (:func:`send_down` with ``sent``), which

@@ -46,7 +46,7 @@ Each population steps on its own clock: a random phase in ``[0, dt)``, then step
 5. emits, per neuron, only the outputs that moved by more than ``theta`` (send-on-delta).
 
 Error neurons are thus recomputed on their population's clock, not at every arrival: the two
-engines differ by O(dt) and converge to the same ODE (``tests/test_engines.py``).
+engines differ by O(dt) and converge to the same ODE (``tests/engines/test_engines.py``).
 
 Sleeping. When every free neuron's rate of change is at most ``settle`` (and clocked errors
 are settled too), the population holds its state and stops its clock until an arrival, a

@@ -16,7 +16,7 @@ arrivals, and each step integrates over the time elapsed since the neuron's prev
 * error neuron with ``tau_eps = 0``: no clock; ``eps = (x − mu) / sigma2`` is recomputed on
   every input change (event-driven).
 
-The local error of this scheme is O(dt); ``tests/test_ode_limit.py`` shows the trajectories
+The local error of this scheme is O(dt); ``tests/engines/test_ode_limit.py`` shows the trajectories
 converge to a fine-step integration of the ODE as ``dt`` shrinks.
 
 Sleeping. A clocked neuron whose rate of change, computed from its latest inputs, is at most

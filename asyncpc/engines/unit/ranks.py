@@ -20,7 +20,7 @@ Bit-identity. Same-time events follow the ordering rule of :mod:`asyncpc.engines
 depends on what an event is, never on when it was scheduled; a message that crossed ranks is
 scheduled later than it would be in one process, but it takes the same place among same-time
 events. Every random draw comes from a stream named by what it is for. A run on N ranks is
-therefore the run on one, bit for bit (``tests/test_ranks.py``).
+therefore the run on one, bit for bit (``tests/parallel/test_ranks.py``).
 
 Roles. Rank 0 runs the world (stimulus, recorders, evaluations, the run directory) in its own
 SimPy environment and drives the network through :class:`DistributedNetwork`, an

@@ -36,7 +36,7 @@ drift its synapses re-send and re-evaluates itself once that sum exceeds ``drift
 wake-up per threshold; :meth:`~asyncpc.engines.unit.neurons.Neuron.inject`). The current a
 neuron sees is thus off by at most ``theta`` per synapse, plus what a change of ``post`` since
 the last send adds over at most ``max(dt, refresh)``; with ``theta = 0`` the synapses re-send
-at every ``dt`` and the error is O(dt) (``tests/test_ode_limit.py``). The synapse senses its
+at every ``dt`` and the error is O(dt) (``tests/engines/test_ode_limit.py``). The synapse senses its
 own neuron's signal (``post``, through the :class:`~asyncpc.engines.unit.messages.Site`): when
 ``post`` has moved by more than half since the synapse last heard of it, the drift rate it
 predicted from may be off by more than 1.5×, so it re-computes its alarm (:meth:`Synapse.rearm`).
@@ -119,7 +119,7 @@ class Synapse:
         """:meth:`run` of a learning synapse with its own weight, in one frame: each arrival
         integrates the weight (:meth:`advance`), sends the new current (:meth:`transmit`) and
         re-arms (:meth:`arm`, then the shared alarm's ``request``), exactly as those methods
-        do, without their calls (the engine's hottest path; ``tests/test_numerics_paths.py``
+        do, without their calls (the engine's hottest path; ``tests/engines/test_numerics_paths.py``
         checks it against them)."""
         env, counters, site = self.env, self.counters, self.site
         trace, inject, trace_at, alarm = site.trace, site.inject, site.trace_at, site.alarm

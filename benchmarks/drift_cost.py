@@ -9,7 +9,7 @@ at shrinking ``refresh``, and the drift rule at shrinking ``drift_theta`` (``ref
 Error: the largest difference of any weight from the reference, over the largest weight
 change the reference made (relative to what was learned). Wall time of each run, in one
 process, one after another; printed as the table of docs/performance.md:
-python tests/drift_cost.py [ENGINE [PRESENTATION]]   (e.g. population 10)
+python benchmarks/drift_cost.py [ENGINE [PRESENTATION]]   (e.g. population 10)
 """
 
 import dataclasses
@@ -24,7 +24,7 @@ from asyncpc.engines import build
 from asyncpc.model import rng_for
 from asyncpc.stimulus import Stimulus
 
-#: time each sample is held (``python tests/drift_cost.py ENGINE PRESENTATION``)
+#: time each sample is held (``python benchmarks/drift_cost.py ENGINE PRESENTATION``)
 PRESENTATION = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
 
 

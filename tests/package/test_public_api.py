@@ -39,7 +39,7 @@ def test_the_wheel_ships_every_subpackage_and_the_scenarios(tmp_path):
     from pathlib import Path
 
     from asyncpc.scenario import shipped_scenarios
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
                     str(tmp_path), str(root)], check=True, capture_output=True)
     wheel = next(tmp_path.glob("asyncpc-*.whl"))
@@ -57,7 +57,7 @@ def package_imports():
     from pathlib import Path
 
     import networkx as nx
-    root = Path(__file__).parent.parent / "asyncpc"
+    root = Path(__file__).resolve().parents[2] / "asyncpc"
     mods = {}
     for p in root.rglob("*.py"):
         parts = list(p.relative_to(root.parent).with_suffix("").parts)
@@ -88,6 +88,6 @@ def test_the_package_has_no_import_circles():
 
 def test_only_the_command_line_uses_argparse():
     from pathlib import Path
-    root = Path(__file__).parent.parent / "asyncpc"
+    root = Path(__file__).resolve().parents[2] / "asyncpc"
     users = sorted(p.name for p in root.rglob("*.py") if "import argparse" in p.read_text())
     assert users == ["cli.py"]

@@ -33,7 +33,7 @@ def test_study1_no_decay_conserves_asymmetry_and_angle_falls_under_the_bound(eng
 
 
 def test_study2_decay_is_exponential(engine):
-    """The claim of symmetry_kp (tests/test_scenarios.py) with a second decay rate."""
+    """The claim of symmetry_kp (tests/studies/test_scenarios.py) with a second decay rate."""
     tr = run("symmetry_kp", "edges.*.lam=0.02", "run.duration=100.0", engine=engine).traces
     for e in EDGES:
         nd = tr[f"symmetry/{e}/norm_diff"]

@@ -3,7 +3,7 @@
 The oracle network of ``test_ode_limit.py`` (tau_x = 1) is run at each scenario's settings
 relative to its tau_x (dt/tau_x, settle·tau_x, refresh/tau_x; theta, drift_theta and jitter as
 they are) and compared with the delay-ODE reference; the mean of 4 clock seeds is printed as
-the table of docs/numerics.md:  python tests/ode_points.py
+the table of docs/numerics.md:  python benchmarks/ode_points.py
 """
 
 import sys
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / "tests" / d) for d in ("", "engines")]
 import test_ode_limit as oracle  # noqa: E402
 
 import asyncpc as ap  # noqa: E402

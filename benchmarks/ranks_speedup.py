@@ -1,7 +1,7 @@
 """Speed-up of one network split over MPI processes (``run --ranks N``), and a model of it.
 
-    python tests/ranks_speedup.py                  # 10³, 10⁴, 10⁵ synapses on 1 and 2 ranks
-    python tests/ranks_speedup.py --sizes 16 --time 2   # one size, 2 τ
+    python benchmarks/ranks_speedup.py                  # 10³, 10⁴, 10⁵ synapses on 1 and 2 ranks
+    python benchmarks/ranks_speedup.py --sizes 16 --time 2   # one size, 2 τ
 
 Workload: a chain input(n) → hidden(n) → top(n), 4 n² synapses, learning W and B, delays
 U[0.05, 0.2] τ (the lookahead is the shortest delay between ranks, ≈ 0.05), neurons stepping

@@ -11,7 +11,7 @@ import pytest
 from asyncpc import scenario as sc
 from asyncpc.cli import parser
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
