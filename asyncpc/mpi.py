@@ -65,7 +65,7 @@ def mpiexec() -> str:
 
 def check_split(scenario: Scenario, ranks: int):
     """The partition of ``scenario`` over ``ranks`` (a :class:`ScenarioError` if impossible)."""
-    from .engines.unit.ranks import PartitionError, partition
+    from .engines.unit.partition import PartitionError, partition
     if scenario.engine != "unit":
         raise ScenarioError([f"{scenario.path or scenario.name}: run.engine = "
                              f"{scenario.engine!r}: --ranks splits the unit engine's network; "

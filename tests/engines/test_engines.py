@@ -9,7 +9,7 @@ from helpers import chain
 
 import asyncpc as ap
 from asyncpc.engines.base import Counters
-from asyncpc.engines.population.network import Projection, grid_delays
+from asyncpc.engines.population.synapses import Projection, grid_delays
 
 X_IN = np.array([0.8, -0.5])
 Y = np.array([0.3, -0.2])

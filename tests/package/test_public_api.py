@@ -13,7 +13,8 @@ def test_every_public_name_imports():
 def test_modules_import_without_side_effects():
     for mod in ("activations", "model", "engines", "engines.base", "engines.unit.messages",
                 "engines.unit.neurons", "engines.unit.synapses", "engines.unit.network",
-                "engines.population.network"):
+                "engines.unit.partition", "engines.unit.ranks", "engines.population.synapses",
+                "engines.population.neurons", "engines.population.network"):
         importlib.import_module(f"asyncpc.{mod}")
 
 
@@ -52,7 +53,7 @@ def test_the_wheel_ships_every_subpackage_and_the_scenarios(tmp_path):
 
 def package_imports():
     """The package's own import graph: module → the asyncpc modules it imports (at the top or
-    inside functions), from the source."""
+    inside functions; not those for type annotations only), from the source."""
     import ast
     from pathlib import Path
 
@@ -66,8 +67,12 @@ def package_imports():
     for name, path in mods.items():
         graph.add_node(name)
         package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level:
+        tree = ast.parse(path.read_text())
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and getattr(block.test, "id", "") == "TYPE_CHECKING"
+                       for n in ast.walk(block)}  # annotations only: never executed
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level and id(node) not in typing_only:
                 base = package.split(".")[:len(package.split(".")) - node.level + 1]
                 target = ".".join(base + ([node.module] if node.module else []))
                 for alias in node.names:

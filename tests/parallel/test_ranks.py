@@ -20,7 +20,7 @@ import pytest
 
 import asyncpc as ap
 from asyncpc.engines import events
-from asyncpc.engines.unit.ranks import PartitionError, partition
+from asyncpc.engines.unit.partition import PartitionError, partition
 from asyncpc.launch import run
 
 pytest.importorskip("mpi4py")

@@ -1,0 +1,334 @@
+"""The population engine's neurons: the vectors ``x``, ``r = f(x)``, ``eps`` and ``b`` of one
+population, stepped by one SimPy process on the population's own clock.
+
+Integration scheme
+------------------
+Each population steps on its own clock: a random phase in ``[0, dt)``, then steps of
+``dt · (1 + jitter · u)``, ``u ~ U(−1, 1)``. Nothing steps the whole network. At a step at time
+``t``, ``Δ`` after the previous one, the population
+
+1. integrates the synapses sitting on it and its bias (``db/dt = eta_b eps``) up to ``t``;
+2. computes the prediction ``mu = b + Σ_edges Σ_i W_ki pre_ki`` and the error target
+   ``(x − mu)/sigma2`` (error neurons with ``tau_eps > 0`` relax towards it exactly over ``Δ``);
+3. advances the free representation neurons by explicit Euler,
+   ``x ← x + Δ/tau_x · (−eps + f'(x) · Σ_k B_ik pre_ik)``;
+4. instantaneous error neurons (``tau_eps = 0``) then follow the new ``x`` (as the unit
+   engine's event-driven error neurons do);
+5. emits, per neuron, only the outputs that moved by more than ``theta`` (send-on-delta).
+
+Error neurons are thus recomputed on their population's clock, not at every arrival: the two
+engines differ by O(dt) and converge to the same ODE (``tests/engines/test_engines.py``).
+
+Sleeping. When every free neuron's rate of change is at most ``settle`` (and clocked errors
+are settled too), the population holds its state and stops its clock until an arrival, a
+clamp or a reset wakes it (arrivals do not wake a population whose neurons are all clamped and
+that has no error neurons: it has nothing to compute). Learning keeps changing its input
+currents meanwhile, so with plastic synapses or a learning bias it also sets its own alarm, by
+the rule the unit engine's synapses follow one by one (:mod:`~asyncpc.engines.unit.synapses`):
+for when the fastest-moving input current of any of its neurons (``Σ_i pre_i · dw_i/dt`` over
+each projection, or ``db/dt``) will have drifted by ``drift_theta``, no sooner than ``dt`` and
+no later than ``refresh``. Awake, it reads every current afresh at each step. Synapses and
+biases are integrated exactly over the sleep when it ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+from simpy.events import Event
+
+from ...activations import activation
+from ...model import PopulationSpec, rng_for
+from ..base import Diverged, drift_wait
+from ..events import alarm
+from .synapses import Projection, arrive, deliver
+
+if TYPE_CHECKING:
+    from .network import PopulationNetwork
+
+
+class PopulationState:
+    """The neurons of one population: vectors ``x``, ``r``, ``eps``, ``b`` and their clock."""
+
+    def __init__(self, net: PopulationNetwork, spec: PopulationSpec, *, has_errors: bool,
+                 code: int, bias: np.ndarray | None = None) -> None:
+        self.net = net
+        self.env = net.env
+        self.spec = spec
+        self.name = spec.name
+        self.code = code
+        self.has_errors = has_errors
+        n = spec.n
+        act = activation(spec.activation)
+        self.f, self.fprime = act.f_array, act.fprime_array
+        self.x = np.full(n, float(spec.x0))
+        self.r = self.f(self.x)
+        self.b = np.zeros(n) if bias is None else np.array(bias, dtype=float)
+        if bias is None and spec.prior is not None:
+            self.b[:] = spec.prior
+        self.eta_bias = spec.eta_bias if has_errors else 0.0
+        self.eps = np.zeros(n)
+        self.clamped = np.zeros(n, dtype=bool)
+        self.any_free = True  # is any neuron free? (kept with ``clamped``; n ≥ 1)
+        self.partly = False  # are some, not all, neurons clamped?
+        self.x_in = self.x.copy()  # x as seen by the column's error neuron (local link)
+        self.eps_own = np.zeros(n)  # eps as seen by the column's representation neuron
+        self.r_sent = self.r.copy()
+        self.x_sent = self.x.copy()
+        self.eps_sent = np.zeros(n)
+        self.incoming: list[Projection] = []  # W of the edges into this population
+        self.feedback: list[Projection] = []  # B of the edges out of it
+        self.out_r: list[Projection] = []  # projections elsewhere that receive r
+        self.out_eps: list[Projection] = []  # projections elsewhere that receive eps
+        self.rng = rng_for(net.seed, "population clock", spec.name)
+        self.phase = float(self.rng.uniform(0.0, spec.dt))
+        self.t = 0.0  # time of the last step (the state's time)
+        self.t_b = 0.0  # time up to which the bias is integrated
+        self.wake: Event | None = None
+        self.drifts = False  # do plastic synapses or a learning bias change its inputs asleep?
+        self.learning: list[Projection] = []  # the plastic projections sitting on it
+        self.learning_in: list[Projection] = []  # ... of them, the incoming ones
+        self.emitted = 0
+        self.steps = 0  # clock steps taken (the bench's floor replays them)
+        self.log: Callable[[float, int, int], None] | None = None
+        self.process: simpy.Process | None = None
+
+    # -- signals -----------------------------------------------------------------------------
+    def signal(self, name: str) -> np.ndarray:
+        return self.eps if name == "eps" else self.x if name == "x" else self.r
+
+    def bias_at(self, t: float) -> np.ndarray:
+        return self.b + self.eta_bias * self.eps * (t - self.t_b)
+
+
+    def integrate(self, t: float) -> None:
+        """Bring every synapse sitting on this population and its bias up to ``t``."""
+        for p in self.incoming:
+            p.advance(t, self.eps)
+        for p in self.feedback:
+            p.advance(t, self.signal(p.post))
+        if self.eta_bias != 0.0 and t != self.t_b:
+            self.b += self.eta_bias * self.eps * (t - self.t_b)
+        self.t_b = t
+
+    # -- process -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.process = self.env.process(self.run())
+
+    def run(self):
+        env = self.env
+        yield env.timeout(self.phase)
+        self.t = env.now
+        while True:
+            if self.wake is not None:
+                yield self.wake
+                self.wake = None
+                self.t = env.now  # the state was held while asleep
+            yield env.timeout(self.step())
+            self.update(env.now)
+
+    def step(self) -> float:
+        spec = self.spec
+        if spec.jitter == 0.0:
+            return spec.dt
+        return spec.dt * (1.0 + spec.jitter * (2.0 * self.rng.random() - 1.0))
+
+    def poke(self) -> None:
+        """Wake the population (an arrival, a clamp, a release, a reset) — unless every neuron
+        is clamped and it has no error neurons: then a step has nothing to compute (its
+        synapses integrate exactly at their next arrival)."""
+        wake = self.wake
+        if wake is not None and not wake.triggered and (self.any_free or self.has_errors):
+            wake.succeed()
+
+    def sleep(self) -> None:
+        self.wake = wake = Event(self.env)
+        if not self.drifts:
+            return
+        spec, t = self.spec, self.env.now
+        rate = float(np.abs(self.eps).max()) * abs(self.eta_bias) if self.eta_bias else 0.0
+        # the feedback currents of clamped neurons move nothing: scan them only if one is free
+        scanned = self.learning if self.any_free else self.learning_in
+        for p in scanned:
+            rate = max(rate, float(p.drift(t).max()))
+        if not scanned and not self.eta_bias:
+            return  # nothing it reads drifts: no alarm (a clamp, a release or a message wakes it)
+        h = drift_wait(rate, spec.drift_theta, spec.dt, max(spec.refresh, spec.dt))
+        if math.isfinite(h):
+            alarm(self.env, h, wake)
+
+    def update(self, t: float) -> None:
+        spec = self.spec
+        span = t - self.t
+        self.t = t
+        self.steps += 1
+        self.net.counters.neuron_updates += spec.n * (2 if self.has_errors else 1)
+        self.integrate(t)
+        instant = spec.tau_eps == 0.0
+        local = spec.local_delay == 0.0
+        eps_settled = True
+        if self.has_errors:
+            mu = self.prediction(t)
+            target = (self.x_in if not local else self.x) - mu
+            if spec.variance != 1.0:
+                target /= spec.variance
+            if instant:
+                eps_next = target
+            else:
+                eps_next = target + (self.eps - target) * math.exp(
+                    -spec.variance * span / spec.tau_eps)
+                eps_settled = (float(np.max(np.abs(target - self.eps))) * spec.variance
+                               <= spec.settle * spec.tau_eps)
+        moving = self.any_free
+        if moving:
+            drive = self.feedback[0].current(t) if self.feedback else np.zeros(spec.n)
+            for p in self.feedback[1:]:
+                drive = drive + p.current(t)
+            eps_own = self.eps_own if not local else (eps_next if self.has_errors else 0.0)
+            rate = self.fprime(self.x) * drive - eps_own  # times tau_x, until it moves
+            if self.partly:
+                rate[self.clamped] = 0.0
+            # (max |v|) / tau_x is max (|v| / tau_x) exactly: division rounds monotonically
+            moving = float(np.abs(rate).max()) / spec.tau_x > spec.settle
+        if not moving and eps_settled:
+            if self.has_errors and instant:
+                self.set_eps(t, eps_next)
+            self.sleep()
+            return
+        if moving:
+            rate /= spec.tau_x
+            x = self.x + span * rate
+            if self.partly:
+                x[self.clamped] = self.x[self.clamped]
+            self.set_x(t, x)
+        if self.has_errors:
+            if instant and local:
+                eps_next = self.x - mu
+                if spec.variance != 1.0:
+                    eps_next /= spec.variance
+            self.set_eps(t, eps_next)
+
+    def prediction(self, t: float) -> np.ndarray:
+        """``mu = b + Σ W pre`` as the error neurons see it (synapses integrated to ``t``)."""
+        mu = self.b + self.incoming[0].current(t) if self.incoming else self.b.copy()
+        for p in self.incoming[1:]:
+            mu += p.current(t)
+        return mu
+
+    def follow(self, t: float) -> None:
+        """Instantaneous error neurons of a column without local delay follow a change of
+        ``x`` at once (the unit engine's event-driven error neurons do the same)."""
+        spec = self.spec
+        if self.has_errors and spec.tau_eps == 0.0 and spec.local_delay == 0.0:
+            self.set_eps(t, (self.x - self.prediction(t)) / spec.variance)
+
+    # -- state changes and emissions -----------------------------------------------------------
+    def _finite(self, what: str, values: np.ndarray, t: float) -> None:
+        """Raise :class:`Diverged` naming the first non-finite entry of ``values``, if any."""
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            k = int(bad[0])
+            raise Diverged.state(what, values[k], t=t, population=self.name, index=k)
+
+    def set_x(self, t: float, x: np.ndarray) -> None:
+        theta = self.spec.theta
+        if self.has_errors:  # the change since x was last sent is needed anyway
+            moves = np.abs(x - self.x_sent)  # x_sent is finite: NaN or inf iff x is not
+            top = moves.max()
+            if not top < math.inf:
+                self._finite("state x", x, t)  # or only the difference overflowed
+        elif not np.isfinite(x).all():
+            self._finite("state x", x, t)
+        self.x = x
+        self.r = r = self.f(x)
+        sent = np.abs(r - self.r_sent) > theta
+        if sent.any():
+            self.r_sent[sent] = r[sent]
+            self._emit(t, sent, self.r_sent.copy(), self.out_r)
+        if self.has_errors and top > theta:
+            moved = moves > theta
+            self.x_sent[moved] = x[moved]
+            self.net.counters.delivered += int(np.count_nonzero(moved))  # the local link
+            if self.spec.local_delay > 0.0:
+                self._local(self.x_in, self.x_sent.copy(), moved)
+
+    def set_eps(self, t: float, eps: np.ndarray) -> None:
+        moves = np.abs(eps - self.eps_sent)  # eps_sent is finite: NaN or inf iff eps is not
+        top = moves.max()
+        if not top < math.inf:
+            self._finite("error eps", eps, t)  # or only the difference overflowed
+        self.eps = eps
+        if top > self.spec.theta:
+            sent = moves > self.spec.theta
+            self.eps_sent[sent] = eps[sent]
+            values = self.eps_sent.copy()
+            self._emit(t, sent, values, self.out_eps)
+            self.net.counters.delivered += int(np.count_nonzero(sent))  # the local link
+            if self.spec.local_delay > 0.0:
+                self._local(self.eps_own, values, sent)
+
+    def _emit(self, t: float, sent: np.ndarray, values: np.ndarray,
+              targets: list[Projection]) -> None:
+        count = int(np.count_nonzero(sent))
+        self.emitted += count
+        if self.log is not None:
+            for k in np.flatnonzero(sent):
+                if self.log is None:
+                    break  # the observer stopped listening
+                self.log(t, self.code, int(k))
+        full = count == len(sent)
+        env = self.env
+        for proj in targets:
+            for group in proj.groups:
+                present = group.present
+                if present is not None and not full and not present[sent].any():
+                    continue  # no sending neuron has a synapse with this delay
+                if group.delay == 0.0:
+                    deliver(proj, group, values, sent, count)
+                else:
+                    env.timeout(group.delay, (proj, group, values, sent, count)).callbacks.append(
+                        arrive)
+
+    def _local(self, dest: np.ndarray, values: np.ndarray, sent: np.ndarray) -> None:
+        """Send over the column's own link (delay ``local_delay``) into ``dest``."""
+        self.env.timeout(self.spec.local_delay, (self, dest, values, sent)).callbacks.append(
+            _arrive_local)
+
+    # -- the world outside ------------------------------------------------------------------
+    def clamp(self, values: np.ndarray) -> None:
+        now = self.env.now
+        free = np.isnan(values)
+        self.clamped = ~free
+        self.any_free = bool(free.any())
+        self.partly = self.any_free and not free.all()
+        x = np.where(free, self.x, values)
+        if not np.array_equal(x, self.x):
+            self.integrate(now)
+            self.set_x(now, x)
+            self.follow(now)
+        self.poke()
+
+    def release(self) -> None:
+        self.clamped[:] = False
+        self.any_free, self.partly = True, False
+        self.t = self.env.now
+        self.poke()
+
+    def reset(self) -> None:
+        now = self.env.now
+        x = np.where(self.clamped, self.x, self.spec.x0)
+        if not np.array_equal(x, self.x):
+            self.integrate(now)
+            self.set_x(now, x)
+            self.follow(now)
+            self.poke()
+
+
+def _arrive_local(event: Event) -> None:
+    pop, dest, values, sent = event.value
+    dest[sent] = values[sent]
+    pop.poke()
