@@ -90,6 +90,7 @@ def measure_engine(n_in: int, n_hidden: int, samples: int, presentation: float,
     return {"synapses": net.n_synapses, "neurons": net.n_neurons, "wall": wall,
             "delivered": c.delivered, "neuron_updates": c.neuron_updates,
             "synapse_updates": c.synapse_updates, "synapse_wakes": c.synapse_wakes,
+            "drift_rings": c.drift_rings,
             "emissions": emissions,
             "senders": senders, "sim_time": stim.duration, "samples": samples,
             "bytes_per_synapse": peak / net.n_synapses}
@@ -324,10 +325,10 @@ def main(quick: bool = False) -> dict:
 def _row(n_in: int, n_hidden: int, samples: int, presentation: float,
          resolution: float) -> dict:
     e = measure_engine(n_in, n_hidden, samples, presentation, resolution)
-    # plain timeouts: the neuron updates that sent nothing, and the synapses' own alarms
+    # plain timeouts: the neuron updates that sent nothing, and the neurons' drift alarms
     floor, resumed = measure_floor(e.pop("senders"), e["sim_time"],
                                    max(0, e["neuron_updates"] - e["emissions"])
-                                   + e["synapse_wakes"])
+                                   + e["drift_rings"])
     row = {**e, "resolution": resolution, "floor_wall": floor,
            # cost per delivery, engine over floor
            "ratio": (e["wall"] / e["delivered"]) / (floor / max(1, resumed)),

@@ -61,7 +61,8 @@ class Counters:
     delivered: int = 0  #: messages delivered to synapses and over local links
     neuron_updates: int = 0  #: integration steps and event-driven updates of neurons
     synapse_updates: int = 0  #: weight integrations performed by synapses
-    synapse_wakes: int = 0  #: unit engine: learning synapses' own alarms that re-sent a current
+    synapse_wakes: int = 0  #: unit engine: learning synapses woken by their neuron's drift alarm
+    drift_rings: int = 0  #: unit engine: drift alarms that rang (one heap event each)
 
 
 class Engine:

@@ -209,6 +209,7 @@ class DriftAlarm:
             self._env.timeout(due - self._env.now, due).callbacks.append(self.ring)
 
     def ring(self, alarm: Event) -> None:
+        self._counters.drift_rings += 1
         if alarm.value != self.at:
             return  # superseded by an earlier ring
         now = self._env.now

@@ -29,6 +29,7 @@ on any rank is raised by rank 0 after the window (the earliest one).
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -154,8 +155,7 @@ class _Share:
         return getattr(self.net, method)(*args), self._counts()
 
     def _counts(self) -> tuple[int, ...]:
-        c = self.net.counters
-        return c.delivered, c.neuron_updates, c.synapse_updates, c.synapse_wakes
+        return dataclasses.astuple(self.net.counters)
 
 
 def serve(comm) -> None:
@@ -205,7 +205,7 @@ class DistributedNetwork(Engine):
         self._deferring = False
         self._log: Callable[[float, int, int], None] | None = None
         self._emitted: list[tuple[float, int, int]] = []
-        self._counts = [(0, 0, 0, 0)] * self.ranks
+        self._counts = [dataclasses.astuple(Counters())] * self.ranks
         comm.bcast(("build", (graph, seed, plastic, self.partition)), root=0)
         self.share = _Share(graph, seed, plastic, self.partition, comm)
         comm.gather(None, root=0)

@@ -39,7 +39,8 @@ the last send adds over at most ``max(dt, refresh)``; with ``theta = 0`` the syn
 at every ``dt`` and the error is O(dt) (``tests/engines/test_ode_limit.py``). The synapse senses its
 own neuron's signal (``post``, through the :class:`~asyncpc.engines.unit.messages.Site`): when
 ``post`` has moved by more than half since the synapse last heard of it, the drift rate it
-predicted from may be off by more than 1.5×, so it re-computes its alarm (:meth:`Synapse.rearm`).
+predicted from may be off by more than 1.5×, so it re-computes its ``due`` and brings the
+shared alarm forward if needed (:meth:`Synapse.rearm`).
 """
 
 from __future__ import annotations
