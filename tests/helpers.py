@@ -65,11 +65,13 @@ def literal(v) -> str:
 
 
 def to_toml(data: dict) -> str:
+    """A scenario as TOML (tables, an array of ``[[edges]]``, inline values)."""
     lines = []
     for name, table in data.items():
         if name == "populations":
             for pop, keys in table.items():
-                lines.append(f"[populations.{pop}]")
+                bare = pop.replace("_", "").replace("-", "").isalnum()
+                lines.append(f"[populations.{pop if bare else json.dumps(pop)}]")
                 lines += [f"{k} = {literal(v)}" for k, v in keys.items()]
         elif name == "edges":
             for edge in table:
