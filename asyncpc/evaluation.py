@@ -15,9 +15,8 @@ import numpy as np
 from .datasets import Dataset
 from .engines import Engine
 from .engines.events import collector_on
+from .sections import READOUTS
 from .stimulus import present
-
-READOUTS = ("argmax", "threshold", "values")
 
 
 @dataclass

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from .evaluation import READOUTS
-
 
 @dataclass(frozen=True)
 class Key:
@@ -46,6 +44,9 @@ def schema(section: type) -> dict[str, Key]:
     """The keys of a section class, in declaration order."""
     return {f.name: f.metadata["key"] for f in fields(section)}
 
+
+#: how an evaluation reads the answer off the read-out population (asyncpc.evaluation.score)
+READOUTS = ("argmax", "threshold", "values")
 
 DATA_KINDS = ("xor", "parity", "bars", "random", "teacher", "digits", "mnist1d", "file", "values",
               "none")

@@ -96,3 +96,16 @@ def test_only_the_command_line_uses_argparse():
     root = Path(__file__).resolve().parents[2] / "asyncpc"
     users = sorted(p.name for p in root.rglob("*.py") if "import argparse" in p.read_text())
     assert users == ["cli.py"]
+
+
+def test_declarations_do_not_load_the_simulators():
+    """Checking a scenario file needs the declarations only: the scenario, its key
+    declarations and cross-key rules, the model and the activations reach no engine (and so
+    not SimPy) through their imports."""
+    import networkx as nx
+    graph = package_imports()
+    for module in ("asyncpc.scenario", "asyncpc.sections", "asyncpc.checks", "asyncpc.model",
+                   "asyncpc.activations"):
+        reached = nx.descendants(graph, module)
+        assert not any(m.startswith("asyncpc.engines") for m in reached), (module, reached)
+    assert "asyncpc.engines.base" in nx.descendants(graph, "asyncpc.evaluation")  # it can fail
