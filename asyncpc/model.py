@@ -14,6 +14,7 @@ import networkx as nx
 import numpy as np
 
 from .activations import ACTIVATIONS
+from .sections import NONNEG, POS, Key, key
 
 DISTRIBUTIONS = ("constant", "uniform", "normal", "lognormal")
 #: feedback rules of the error synapses (SPEC §1); "tied" is non-local weight transport
@@ -56,44 +57,34 @@ class Distribution:
 class PopulationSpec:
     """A population of ``n`` columns (a representation neuron and, if predicted, an error neuron).
 
-    Parameters
-    ----------
-    n : number of neurons.
-    activation : ``f`` — linear, tanh, sigmoid, relu, leaky_relu or square.
-    variance : ``sigma2`` of the error neurons (larger = weaker error, softer spring).
-    prior : initial prior mean / bias ``b``; ``None`` = no bias (and, without predictors,
-        no error neurons).
-    eta_bias : learning rate of the bias, per time unit (0 = fixed).
-    tau_x, tau_eps : time constants (time units; larger = slower). ``tau_eps = 0``: instantaneous.
-    dt : integration step of every neuron's own clock (time units).
-    jitter : relative jitter of each step (0 = regular clock).
-    theta : send-on-delta threshold (0 = send every change).
-    settle : rate of change (per time unit) below which a neuron with steady input sleeps
-        (0 = never sleeps).
-    drift_theta : a learning synapse sitting on this population (or its learning bias) re-sends
-        its current when learning has moved it by this much since it last sent (0 = at every
-        step ``dt``: exact to O(dt), and costly).
-    refresh : the longest a learning synapse (or bias) waits between such re-sends (time units).
-    local_delay : delay between the two neurons of a column (time units).
-    x0 : initial (and reset) state of free representation neurons.
+    Each field is declared once, here, with its :class:`~asyncpc.sections.Key` (type, default,
+    range, meaning with its unit): scenario files are checked against these declarations
+    (``[populations.NAME]`` and ``[defaults]``), and the key reference of
+    docs/scenario-files.md is generated from them. Symbols as in SPEC §1: ``sigma2`` is
+    ``variance``; ``prior`` is the initial bias ``b`` (``None``: no bias and, without
+    predictors, no error neurons).
     """
 
     name: str
-    n: int
-    activation: str = "linear"
-    variance: float = 1.0
-    prior: float | None = None
-    eta_bias: float = 0.0
-    tau_x: float = 1.0
-    tau_eps: float = 0.0
-    dt: float = 0.05
-    jitter: float = 0.0
-    theta: float = 0.0
-    settle: float = 1e-4
-    drift_theta: float = 1e-3
-    refresh: float = 1.0
-    local_delay: float = 0.0
-    x0: float = 0.0
+    n: int = field(metadata={"key": Key("int", None, "number of neurons (required)", min=1)})
+    activation: str = key("str", "linear", "f: " + ", ".join(ACTIVATIONS), tuple(ACTIVATIONS))
+    variance: float = key("float", 1.0, "sigma² of the error neurons", **POS)
+    prior: float | None = key("float", None, "initial prior mean / bias b (absent: no bias)")
+    eta_bias: float = key("float", 0.0, "learning rate of the bias (1/time)", **NONNEG)
+    tau_x: float = key("float", 1.0, "representation time constant (time)", **POS)
+    tau_eps: float = key("float", 0.0, "error time constant (time; 0 = instantaneous)", **NONNEG)
+    dt: float = key("float", 0.05, "integration step of each neuron's clock (time)", **POS)
+    jitter: float = key("float", 0.0, "relative jitter of each step", min=0.0, max=0.99)
+    theta: float = key("float", 0.0, "send-on-delta threshold (0 = every change)", **NONNEG)
+    settle: float = key("float", 1e-4, "rate of change (abs dx/dt) below which a neuron sleeps "
+                        "(1/time; 0 = never)", **NONNEG)
+    drift_theta: float = key("float", 1e-3, "a learning synapse sitting on this population (or "
+                             "its learning bias) re-sends its current when learning has moved it "
+                             "by this much (0 = every step dt: exact, costly)", **NONNEG)
+    refresh: float = key("float", 1.0, "longest wait between those re-sends (time)", **NONNEG)
+    local_delay: float = key("float", 0.0, "delay inside a column, x → eps → x (time)",
+                             **NONNEG)
+    x0: float = key("float", 0.0, "initial and reset state of free neurons")
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:

@@ -19,9 +19,8 @@ from typing import Any
 import networkx as nx
 
 from . import checks
-from .activations import ACTIVATIONS
 from .model import DISTRIBUTIONS, RULES, Distribution, EdgeSpec, PopulationSpec, build_graph
-from .sections import NONNEG, POS, SECTION_TYPES, Key, RunSection, Sections, schema
+from .sections import NONNEG, SECTION_TYPES, Key, RunSection, Sections, schema
 
 #: the shipped scenarios (package data: available after any kind of install)
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
@@ -60,27 +59,8 @@ class ScenarioError(Exception):
         self.problems = problems
 
 
-POPULATION = {
-    "n": Key("int", None, "number of neurons (required)", min=1),
-    "activation": Key("str", "linear", "f: " + ", ".join(ACTIVATIONS), tuple(ACTIVATIONS)),
-    "variance": Key("float", 1.0, "sigma² of the error neurons", **POS),
-    "prior": Key("float", None, "initial prior mean / bias b (absent: no bias)"),
-    "eta_bias": Key("float", 0.0, "learning rate of the bias (1/time)", **NONNEG),
-    "tau_x": Key("float", 1.0, "representation time constant (time)", **POS),
-    "tau_eps": Key("float", 0.0, "error time constant (time; 0 = instantaneous)", **NONNEG),
-    "dt": Key("float", 0.05, "integration step of each neuron's clock (time)", **POS),
-    "jitter": Key("float", 0.0, "relative jitter of each step", min=0.0, max=0.99),
-    "theta": Key("float", 0.0, "send-on-delta threshold (0 = every change)", **NONNEG),
-    "settle": Key("float", 1e-4,
-                  "rate of change (abs dx/dt) below which a neuron sleeps (1/time; 0 = never)",
-                  **NONNEG),
-    "drift_theta": Key("float", 1e-3, "a learning synapse sitting on this population (or its "
-                       "learning bias) re-sends its current when learning has moved it by this "
-                       "much (0 = every step dt: exact, costly)", **NONNEG),
-    "refresh": Key("float", 1.0, "longest wait between those re-sends (time)", **NONNEG),
-    "local_delay": Key("float", 0.0, "delay inside a column, x → eps → x (time)", **NONNEG),
-    "x0": Key("float", 0.0, "initial and reset state of free neurons"),
-}
+#: the keys of a population, declared once on :class:`~asyncpc.model.PopulationSpec`
+POPULATION = schema(PopulationSpec)
 
 EDGE = {
     "source": Key("str", None, "predicting population (required)"),

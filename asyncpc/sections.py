@@ -41,8 +41,9 @@ def key(kind: str, default: Any, doc: str, choices: tuple[str, ...] = (), **limi
 
 
 def schema(section: type) -> dict[str, Key]:
-    """The keys of a section class, in declaration order."""
-    return {f.name: f.metadata["key"] for f in fields(section)}
+    """The declared keys of a dataclass (fields without a :class:`Key`, such as a population's
+    name, are not keys), in declaration order."""
+    return {f.name: f.metadata["key"] for f in fields(section) if "key" in f.metadata}
 
 
 #: how an evaluation reads the answer off the read-out population (asyncpc.evaluation.score)
