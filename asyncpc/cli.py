@@ -157,8 +157,9 @@ def cmd_validate(args) -> int:
     from .runner import check
     scenario = load(find_scenario(args.scenario), args.set)
     check(scenario)  # everything run checks before simulating, data files included
-    print(f"{scenario.path}: ok ({len(scenario.data['populations'])} populations, "
-          f"{len(scenario.data['edges'])} edges)")
+    graph = scenario.graph()
+    print(f"{scenario.path}: ok ({graph.number_of_nodes()} populations, "
+          f"{graph.number_of_edges()} edges)")
     return 0
 
 
@@ -169,9 +170,9 @@ def cmd_show(args) -> int:
     scenario = load(find_scenario(args.scenario), args.set)
     split = _split_report(scenario, args.ranks) if args.ranks is not None else None
     net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
-    print(f"{scenario.name}: {scenario.data['run']['description']}")
+    print(f"{scenario.name}: {scenario.sections.run.description}")
     print(f"{'population':<12}{'n':>6}  {'activation':<11}{'σ²':>6}  errors  clamped by stimulus")
-    clamped = set(scenario.data["stimulus"]["clamp"])
+    clamped = set(scenario.sections.stimulus.clamp)
     for name in net.population_names:
         spec = net.spec(name)
         print(f"{name:<12}{spec.n:>6}  {spec.activation:<11}{spec.variance:>6g}  "

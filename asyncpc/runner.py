@@ -49,7 +49,7 @@ from .engines import Diverged, Engine, build
 from .engines.events import world_timeout
 from .evaluation import Evaluation, evaluate, score
 from .metrics import forgetting, pc_vs_backprop, symmetry
-from .model import rng_for
+from .model import Distribution, rng_for
 from .recording import Recorder
 from .scenario import Scenario, ScenarioError, to_toml
 from .sections import DataSection
@@ -127,7 +127,7 @@ def check_dataset(scenario: Scenario, ds: Dataset) -> Dataset:
         needed += [("evaluation.clamp", n) for n in sec.evaluation.clamp]
         needed.append(("evaluation.read", sec.evaluation.read))
     missing = [(key, name) for key, name in needed if name not in ds.arrays]
-    pops = scenario.data["populations"]
+    pops = {name: data["spec"] for name, data in scenario.graph().nodes(data=True)}
     roles = [("data.input", sec.data.input), ("data.label", sec.data.label)]
     for role, name in (roles if missing else ()):
         if name in ds.arrays and name not in pops:  # the data goes to no population
@@ -139,10 +139,10 @@ def check_dataset(scenario: Scenario, ds: Dataset) -> Dataset:
                             f"{name!r}; it provides {', '.join(sorted(ds.arrays))} "
                             "(see data.input and data.label)")
     for name, arr in ds.arrays.items():
-        pop = scenario.data["populations"].get(name)
-        if pop is not None and arr.shape[1] != pop["n"]:
+        pop = pops.get(name)
+        if pop is not None and arr.shape[1] != pop.n:
             problems.append(f"{scenario.path}: data: {name!r} samples have {arr.shape[1]} values "
-                            f"but population {name!r} has n = {pop['n']}")
+                            f"but population {name!r} has n = {pop.n}")
     if problems:
         raise ScenarioError(problems)
     return ds
@@ -174,9 +174,9 @@ def check(scenario: Scenario) -> tuple[Dataset | None, Dataset | None, float]:
     problems = [f"{scenario.path}: edges.{j}.{key}: every delay of this distribution exceeds "
                 f"the run's duration {duration:g}, so no message would ever arrive; expected "
                 "shorter delays (or a longer run)"
-                for j, e in enumerate(scenario.data["edges"])
+                for j, (_, _, e) in enumerate(scenario.graph().edges(data="spec"))
                 for key in ("delay", "feedback_delay")
-                if e[key] is not None and shortest_delay(e[key]) > duration]
+                if getattr(e, key) is not None and shortest_delay(getattr(e, key)) > duration]
     steps, seconds = estimate(scenario, duration)
     limit = scenario.sections.run.max_steps
     if steps > limit:
@@ -198,16 +198,16 @@ def _span(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
-def shortest_delay(d: dict) -> float:
-    """A delay that a distribution table draws below with practical certainty."""
-    if d["dist"] == "constant":
-        return d["value"]
-    if d["dist"] == "uniform":
-        return d["low"]
-    if d["dist"] == "lognormal":  # of the value; its log is normal (model.Distribution)
-        sigma2 = math.log1p((d["std"] / d["mean"]) ** 2)
-        return d["mean"] * math.exp(-0.5 * sigma2 - 6.0 * math.sqrt(sigma2))
-    return max(d["mean"] - 6.0 * d["std"], 0.0)
+def shortest_delay(d: Distribution) -> float:
+    """A delay that a distribution draws below with practical certainty."""
+    if d.kind == "constant":
+        return d.value
+    if d.kind == "uniform":
+        return d.low
+    if d.kind == "lognormal":  # of the value; its log is normal (model.Distribution)
+        sigma2 = math.log1p((d.std / d.mean) ** 2)
+        return d.mean * math.exp(-0.5 * sigma2 - 6.0 * math.sqrt(sigma2))
+    return max(d.mean - 6.0 * d.std, 0.0)
 
 
 #: rough cost of one clock step, for the estimate printed before a run (seconds; measured
@@ -221,9 +221,9 @@ def estimate(scenario: Scenario, duration: float) -> tuple[float, float]:
     whole duration (an upper bound: settled neurons sleep), and a rough wall time for them."""
     engine = scenario.engine
     steps = 0.0
-    for pop in scenario.data["populations"].values():
-        clocks = 1 if engine == "population" else pop["n"] * (2 if pop["tau_eps"] > 0 else 1)
-        steps += clocks * duration / pop["dt"]
+    for _, pop in scenario.graph().nodes(data="spec"):
+        clocks = 1 if engine == "population" else pop.n * (2 if pop.tau_eps > 0 else 1)
+        steps += clocks * duration / pop.dt
     return steps, steps * STEP_SECONDS[engine]
 
 
