@@ -11,11 +11,22 @@ import json
 import signal
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
+import networkx as nx
+import numpy as np
+
 from ._version import __version__
+from .bench import main as bench_main
+from .engines import build
+from .launch import run
+from .mpi import RanksFailed, check_split
+from .plotting import PLOTS, plot_run
+from .runner import WriteFailed, check
 from .scenario import SCENARIO_DIR, ScenarioError, load, shipped_scenarios
 from .scenario import find as find_scenario
+from .sweep import run_sweep
 
 __all__ = ["SCENARIO_DIR", "find_scenario", "main", "parser", "shipped_scenarios"]
 
@@ -48,9 +59,6 @@ def _terminate(signum, frame):
 
 
 def cmd_run(args) -> int:
-    from .launch import run
-    from .mpi import RanksFailed
-    from .runner import WriteFailed
     scenario = load(find_scenario(args.scenario), _overrides(args))
     if args.out is not None and not args.out.strip():
         raise ScenarioError(["--out '': expected a directory path"])
@@ -122,7 +130,6 @@ def _report(s: dict, out: Path) -> str:
 
 
 def cmd_plot(args) -> int:
-    from .plotting import plot_run
     run_dir = Path(args.run_dir)
     if not (run_dir / "traces.npz").exists():
         raise ScenarioError([f"{run_dir}: not a run directory (no traces.npz)"])
@@ -135,9 +142,6 @@ def cmd_plot(args) -> int:
 def _readable_run(run_dir: Path) -> None:
     """The run directory's traces (and summary, if any) can be read, else a
     :class:`ScenarioError` naming the file."""
-    import zipfile
-
-    import numpy as np
     try:
         with open(run_dir / "traces.npz", "rb") as fh, np.load(fh, allow_pickle=False) as npz:
             npz.files  # noqa: B018  (reads the archive's directory)
@@ -154,7 +158,6 @@ def _readable_run(run_dir: Path) -> None:
 
 
 def cmd_validate(args) -> int:
-    from .runner import check
     scenario = load(find_scenario(args.scenario), args.set)
     check(scenario)  # everything run checks before simulating, data files included
     graph = scenario.graph()
@@ -164,9 +167,6 @@ def cmd_validate(args) -> int:
 
 
 def cmd_show(args) -> int:
-    import networkx as nx
-
-    from .engines import build
     scenario = load(find_scenario(args.scenario), args.set)
     split = _split_report(scenario, args.ranks) if args.ranks is not None else None
     net = build(scenario.graph(), engine=scenario.engine, seed=scenario.seed)
@@ -196,7 +196,6 @@ def cmd_show(args) -> int:
 
 def _split_report(scenario, ranks: int) -> str:
     """How ``run --ranks`` would split the network (or why it cannot)."""
-    from .mpi import check_split
     p = check_split(scenario, ranks)
     lines = [f"split over {ranks} processes: window (lookahead) {p.lookahead:g}, "
              f"{p.crossing} of {int(p.synapses.sum())} synapses cross between processes, "
@@ -216,7 +215,6 @@ def cmd_list(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import main as bench_main
     target = writable(args.json, "--json") if args.json else None
     report = bench_main(quick=args.quick)
     if target is not None:
@@ -225,7 +223,6 @@ def cmd_bench(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .sweep import run_sweep
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         rows = run_sweep(find_scenario(args.scenario), args.grid or [], seeds=args.seeds,
@@ -328,7 +325,6 @@ def parser() -> argparse.ArgumentParser:
                          "asyncpc[mpi]); the result equals the run on one, bit for bit")
     sp.set_defaults(func=cmd_run)
 
-    from .plotting import PLOTS
     sp = sub.add_parser("plot", help="draw the figures of a run directory")
     sp.add_argument("run_dir")
     sp.add_argument("--kind", action="append", choices=[*PLOTS, "generated"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import random
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,7 +178,6 @@ def mnist1d(low: float = 0.0, high: float = 1.0) -> tuple[Dataset, Dataset]:
     args.num_samples = MNIST1D_SAMPLES
     args.train_split = 1.0 - MNIST1D_TEST / MNIST1D_SAMPLES
     # the generator seeds numpy's and Python's global generators: keep them as they were
-    import random
     np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
     try:
         data = make_dataset(args)

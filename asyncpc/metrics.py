@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import activation
+from .baseline import Chain, descent, forward
+from .stimulus import present
+
 SYMMETRY_KEYS = ("angle_deg", "norm_diff", "rel_diff", "norm_w", "norm_b", "corr")
 
 
@@ -68,9 +72,6 @@ def pc_vs_backprop(net, sample: dict[str, np.ndarray], *, source: str, target: s
     the loss ``Σ (y − μ_L)² / (2 σ²_L)``, and its negative gradient. Returns ``angle_deg``
     between the two (all edges concatenated) and ``rel_error`` ‖PC − BP‖/‖BP‖.
     """
-    from .activations import activation
-    from .baseline import Chain, descent, forward
-    from .stimulus import present
 
     chain = Chain.of(net.graph, source, target)
     path, names = chain.populations, chain.edges

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .engines.unit.partition import PartitionError, partition
+from .engines.unit.ranks import serve
 from .runner import (
     RunResult,
     build_experiment,
@@ -65,7 +67,6 @@ def mpiexec() -> str:
 
 def check_split(scenario: Scenario, ranks: int):
     """The partition of ``scenario`` over ``ranks`` (a :class:`ScenarioError` if impossible)."""
-    from .engines.unit.partition import PartitionError, partition
     if scenario.engine != "unit":
         raise ScenarioError([f"{scenario.path or scenario.name}: run.engine = "
                              f"{scenario.engine!r}: --ranks splits the unit engine's network; "
@@ -122,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of every rank (``python -m mpi4py -m asyncpc.mpi JOB OUT``)."""
     from mpi4py import MPI
 
-    from .engines.unit.ranks import serve
     comm = MPI.COMM_WORLD
     if comm.Get_rank() > 0:
         serve(comm)

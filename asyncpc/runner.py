@@ -50,6 +50,7 @@ from .engines.events import world_timeout
 from .evaluation import Evaluation, evaluate, score
 from .metrics import forgetting, pc_vs_backprop, symmetry
 from .model import Distribution, rng_for
+from .plotting import plot_run
 from .recording import Recorder
 from .scenario import Scenario, ScenarioError, to_toml
 from .sections import DataSection
@@ -656,7 +657,6 @@ def write(out: Path, scenario: Scenario, result: RunResult, plots: bool = True) 
     if plots and missing:
         missing.append("plots")  # drawn from the traces on disk
     elif plots:
-        from .plotting import plot_run
 
         def figures() -> None:
             result.figures = plot_run(out)

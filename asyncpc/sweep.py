@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from .cluster import run_on_cluster
-from .runner import atomic_write
+from .plotting import plot_forgetting, plot_sweep
+from .runner import atomic_write, prepare_out
 from .scenario import ScenarioError, load
 from .workers import run_task, worker_init
 
@@ -250,12 +251,10 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
                           out / condition_name(params) / f"seed{seed}")
     ordered = [rows[j] for j in range(len(points))]
     write_csv(out / "sweep.csv", ordered)
-    from .plotting import plot_sweep
     plot_sweep(out, ordered, [axis[0][0] for axis in axes])  # a --with key goes with its --grid
     if any("pc:mean_error" in r for r in ordered):
         learners = forgetting_report(ordered, [k for k, _ in grid])
         atomic_write(out / "forgetting.json", (json.dumps(learners, indent=2) + "\n").encode())
-        from .plotting import plot_forgetting
         plot_forgetting(out, ordered, learners)
     if interrupted:
         raise KeyboardInterrupt
@@ -264,7 +263,6 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
 
 def write_run_dir(run_dir: Path, files: dict[str, bytes]) -> None:
     """Write a run directory that came back as files (replacing an earlier run there)."""
-    from .runner import prepare_out
     prepare_out(run_dir, force=True)
     for name, data in files.items():
         (run_dir / name).parent.mkdir(parents=True, exist_ok=True)

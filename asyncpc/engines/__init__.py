@@ -16,6 +16,7 @@ import networkx as nx
 from .base import Counters, Diverged, Engine
 from .population import PopulationNetwork
 from .unit import Network
+from .unit.ranks import DistributedNetwork
 
 ENGINES: dict[str, type[Engine]] = {"unit": Network, "population": PopulationNetwork}
 
@@ -32,7 +33,6 @@ def build(graph: nx.DiGraph, *, engine: str = "unit", ranks: int = 1, **kwargs: 
     if ranks > 1:
         if engine != "unit":
             raise ValueError(f"ranks > 1 needs the unit engine, not {engine!r}")
-        from .unit.ranks import DistributedNetwork
         net = DistributedNetwork(graph, **kwargs)
         if net.ranks != ranks:
             net.close()

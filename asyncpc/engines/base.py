@@ -21,7 +21,7 @@ import numpy as np
 import simpy
 
 from ..activations import activation
-from ..model import NONLOCAL_RULES, EdgeSpec, PopulationSpec
+from ..model import NONLOCAL_RULES, EdgeSpec, PopulationSpec, rng_for
 
 
 class Diverged(ArithmeticError):
@@ -292,7 +292,6 @@ def initial_matrix(values, dist, rng: np.random.Generator, shape: tuple[int, int
 def initial_weights(spec: EdgeSpec, shape: tuple[int, int], seed: int
                     ) -> tuple[np.ndarray, np.ndarray]:
     """``(W0, B0)`` of an edge (``shape`` = target × source), from its own named streams."""
-    from ..model import rng_for
     w0 = initial_matrix(spec.w_values, spec.w_init, rng_for(seed, "W", spec.name), shape)
     if spec.b_values is None and spec.b_init is None:
         return w0, w0.T.copy()
@@ -304,7 +303,6 @@ def sampled_delays(spec: EdgeSpec, shape: tuple[int, int], seed: int
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Delays of the ``W`` (target × source) and ``B`` (source × target) synapses of an edge,
     from their own named streams, rounded to ``spec.delay_resolution`` when it is > 0."""
-    from ..model import rng_for
     d_w = spec.delay.sample_delays(rng_for(seed, "delay W", spec.name), shape)
     d_b = (spec.feedback_delay or spec.delay).sample_delays(rng_for(seed, "delay B", spec.name),
                                                             shape[::-1])

@@ -109,3 +109,30 @@ def test_declarations_do_not_load_the_simulators():
         reached = nx.descendants(graph, module)
         assert not any(m.startswith("asyncpc.engines") for m in reached), (module, reached)
     assert "asyncpc.engines.base" in nx.descendants(graph, "asyncpc.evaluation")  # it can fail
+
+
+def test_imports_inside_functions_are_optional_dependencies_only():
+    """Layers are visible from the top of each module: an import inside a function is kept
+    only for an optional dependency (scikit-learn, mnist1d, Dask, MPI), imported when used."""
+    import ast
+    from pathlib import Path
+    optional = {"sklearn", "mnist1d", "distributed", "mpi4py"}
+    root = Path(__file__).resolve().parents[2] / "asyncpc"
+    found = []
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and getattr(block.test, "id", "") == "TYPE_CHECKING"
+                       for n in ast.walk(block)}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Import | ast.ImportFrom) and id(node) not in typing_only:
+                    names = [a.name for a in node.names] if isinstance(node, ast.Import) else [
+                        node.module or ""]
+                    if node.__class__ is ast.ImportFrom and node.level:
+                        names = ["asyncpc." + (node.module or "")]
+                    if not any(n.split(".")[0] in optional for n in names):
+                        found.append(f"{path.name}:{node.lineno} {names}")
+    assert found == []
