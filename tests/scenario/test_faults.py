@@ -161,8 +161,8 @@ def test_a_killed_run_is_replaced_by_force(tmp_path):
 
 def test_a_full_disk_is_its_own_exit_code_and_leaves_no_temporary_file(tmp_path, capsys,
                                                                         monkeypatch):
-    from asyncpc import runner
-    original = runner.atomic_write
+    from asyncpc.runner import rundir
+    original = rundir.atomic_write
 
     def full_for_traces(path, data):
         if path.name == "traces.npz":  # the disk fills while the traces are written
@@ -174,7 +174,7 @@ def test_a_full_disk_is_its_own_exit_code_and_leaves_no_temporary_file(tmp_path,
                 path.with_name(f".{path.name}.tmp").unlink()  # as atomic_write cleans up
         return original(path, data)
 
-    monkeypatch.setattr(runner, "atomic_write", full_for_traces)
+    monkeypatch.setattr(rundir, "atomic_write", full_for_traces)
     out = tmp_path / "run"
     code, _, err = cli(capsys, "run", "xor", "--set", "stimulus.epochs=1", "--out", out,
                        "--quiet")
