@@ -8,6 +8,8 @@ import math
 import numpy as np
 
 import asyncpc as ap
+from asyncpc import runner
+from asyncpc import scenario as sc
 
 
 def chain(sizes, *, acts=None, dt=0.01, delay=0.0, rule="hebbian", eta_w=0.0, eta_b=0.0,
@@ -81,3 +83,9 @@ def to_toml(data: dict) -> str:
             lines.append(f"[{name}]")
             lines += [f"{k} = {literal(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
+
+
+def run_shipped(name, *overrides, seed=None, engine="unit"):
+    """A shipped scenario with overrides, run on ``engine`` (no figures)."""
+    sets = [*overrides, f"run.engine={engine}"] + ([f"run.seed={seed}"] if seed is not None else [])
+    return runner.run(sc.load(sc.find(name), sets), plots=False)

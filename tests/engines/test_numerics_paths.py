@@ -7,7 +7,7 @@ import pytest
 import asyncpc as ap
 
 
-def chain(engine, *, settle, n_hidden=1, seed=0, **edge):
+def one_edge(engine, *, settle, n_hidden=1, seed=0, **edge):
     pops = [ap.PopulationSpec("input", 1, dt=0.01),
             ap.PopulationSpec("hidden", n_hidden, dt=0.01, settle=settle)]
     edges = [ap.EdgeSpec("input", "hidden", w_values=((1.0,),) * n_hidden, **edge)]
@@ -19,7 +19,7 @@ def test_a_neuron_restarts_its_clock_when_it_wakes(engine):
     (kills: deleting the clock reset on waking, which jumps x by the whole sleep)."""
     runs = {}
     for settle in (0.0, 1e-3):
-        net = chain(engine, settle=settle)
+        net = one_edge(engine, settle=settle)
         net.clamp("input", [1.0])
         net.run(30.0)  # hidden settles at 1 and (settle > 0) sleeps
         net.clamp("input", [2.0])

@@ -4,15 +4,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
+from helpers import run_shipped as run
 
-from asyncpc import runner
 from asyncpc import scenario as sc
-from asyncpc.cli import SCENARIO_DIR, shipped_scenarios
-
-
-def run(name, *overrides, seed=None, engine="unit"):
-    sets = [*overrides, f"run.engine={engine}"] + ([f"run.seed={seed}"] if seed is not None else [])
-    return runner.run(sc.load(SCENARIO_DIR / f"{name}.toml", sets), plots=False)
+from asyncpc.cli import shipped_scenarios
 
 
 def test_every_shipped_scenario_validates_and_says_what_it_shows():

@@ -3,19 +3,12 @@ short enough for CI. Expectations come from the Kolen–Pollack algebra (SPEC §
 
 import numpy as np
 import pytest
+from helpers import run_shipped as run
 
-from asyncpc import runner
-from asyncpc import scenario as sc
-from asyncpc.cli import SCENARIO_DIR
 from asyncpc.engines import build
 from asyncpc.metrics import angle_bound_deg
 
 EDGES = ("input->hidden", "hidden->output")
-
-
-def run(name, *sets, engine="unit"):
-    return runner.run(sc.load(SCENARIO_DIR / f"{name}.toml", [*sets, f"run.engine={engine}"]),
-                      plots=False)
 
 
 def test_study1_no_decay_conserves_asymmetry_and_angle_falls_under_the_bound(engine):
