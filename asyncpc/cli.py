@@ -20,6 +20,7 @@ import numpy as np
 from ._version import __version__
 from .bench import main as bench_main
 from .engines import build
+from .files import SUMMARY, TRACES
 from .launch import run
 from .mpi import RanksFailed, check_split
 from .plotting import PLOTS, plot_run
@@ -131,7 +132,7 @@ def _report(s: dict, out: Path) -> str:
 
 def cmd_plot(args) -> int:
     run_dir = Path(args.run_dir)
-    if not (run_dir / "traces.npz").exists():
+    if not (run_dir / TRACES).exists():
         raise ScenarioError([f"{run_dir}: not a run directory (no traces.npz)"])
     _readable_run(run_dir)
     for path in plot_run(run_dir, args.kind):
@@ -143,12 +144,12 @@ def _readable_run(run_dir: Path) -> None:
     """The run directory's traces (and summary, if any) can be read, else a
     :class:`ScenarioError` naming the file."""
     try:
-        with open(run_dir / "traces.npz", "rb") as fh, np.load(fh, allow_pickle=False) as npz:
+        with open(run_dir / TRACES, "rb") as fh, np.load(fh, allow_pickle=False) as npz:
             npz.files  # noqa: B018  (reads the archive's directory)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ScenarioError([f"{run_dir / 'traces.npz'}: cannot be read ({exc}); expected the "
                              "traces a run wrote (rerun it, or plot another run)"]) from None
-    summary = run_dir / "summary.json"
+    summary = run_dir / SUMMARY
     if summary.exists():
         try:
             json.loads(summary.read_text())

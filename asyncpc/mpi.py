@@ -26,6 +26,7 @@ import numpy as np
 
 from .engines.unit.partition import PartitionError, partition
 from .engines.unit.ranks import serve
+from .files import SUMMARY, TRACES
 from .runner import (
     RunResult,
     build_experiment,
@@ -105,8 +106,8 @@ def launch(scenario: Scenario, *, ranks: int, out: Path | None, progress: bool, 
             signal.signal(sig, handler)
         os.unlink(job)
     try:
-        summary = json.loads((out / "summary.json").read_text())
-        with np.load(out / "traces.npz") as npz:
+        summary = json.loads((out / SUMMARY).read_text())
+        with np.load(out / TRACES) as npz:
             traces = {k: npz[k] for k in npz.files}
     except FileNotFoundError:
         raise RanksFailed(f"the run on {ranks} MPI processes failed (mpiexec exit code "

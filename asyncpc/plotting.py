@@ -18,13 +18,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .files import GENERATED, PLOTS_DIR, SCENARIO, TRACES  # noqa: E402
+
 STYLE = {"figure.dpi": 110, "axes.grid": True, "grid.alpha": 0.3, "axes.spines.top": False,
          "axes.spines.right": False, "legend.frameon": False, "font.size": 9}
 TIME = "simulated time (time units)"
 
 
 def load_traces(run_dir: str | Path) -> dict[str, np.ndarray]:
-    with np.load(Path(run_dir) / "traces.npz", allow_pickle=False) as data:
+    with np.load(Path(run_dir) / TRACES, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
 
 
@@ -450,13 +452,13 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
     """Write the figures of ``run_dir`` to ``run_dir/plots``; return the files written."""
     run_dir = Path(run_dir)
     traces = load_traces(run_dir)
-    out = run_dir / "plots"
+    out = run_dir / PLOTS_DIR
     out.mkdir(exist_ok=True)
     written = []
     with plt.rc_context(STYLE):
         scenario = None
-        if (run_dir / "scenario.toml").exists():
-            with open(run_dir / "scenario.toml", "rb") as fh:
+        if (run_dir / SCENARIO).exists():
+            with open(run_dir / SCENARIO, "rb") as fh:
                 scenario = tomllib.load(fh)
         for kind in [k for k in kinds or list(PLOTS) if k in PLOTS]:
             fig = (PLOTS[kind](traces, scenario) if kind in ("symmetry", "activity")
@@ -466,7 +468,7 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
             path = out / f"{kind}.png"
             _save(fig, path)
             written.append(path)
-        gen = run_dir / "generated.npz"
+        gen = run_dir / GENERATED
         if gen.exists() and (kinds is None or "generated" in kinds):
             with np.load(gen, allow_pickle=False) as g:
                 images, titles, side = g["images"], list(g["titles"]), int(g["side"])
@@ -479,7 +481,7 @@ def plot_run(run_dir: str | Path, kinds: list[str] | None = None) -> list[Path]:
 def finished_runs(rows: list[dict]) -> tuple[list[dict], str]:
     """The sweep rows a figure may draw (finished ok, with traces), and a note counting the
     others by status (empty when none is left out)."""
-    ok = [r for r in rows if r["status"] == "ok" and (Path(r["run_dir"]) / "traces.npz").exists()]
+    ok = [r for r in rows if r["status"] == "ok" and (Path(r["run_dir"]) / TRACES).exists()]
     left_out: dict[str, int] = {}
     for r in rows:
         if r not in ok:

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .cluster import run_on_cluster
+from .files import SUMMARY
 from .plotting import plot_forgetting, plot_sweep
 from .runner import atomic_write, prepare_out
 from .scenario import ScenarioError, load
@@ -215,7 +216,7 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     todo = []
     for j, (params, seed) in enumerate(points):
         run_dir = out / condition_name(params) / f"seed{seed}"
-        done = run_dir / "summary.json"
+        done = run_dir / SUMMARY
         previous = json.loads(done.read_text()) if done.exists() else {}
         keep = FINISHED + (("failed",) if skip_failed else ())
         if previous.get("status") in keep:
@@ -234,7 +235,7 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
                 write_run_dir(run_dir, files)
             elif summary.get("status") in ("failed", "interrupted"):  # so that a rerun knows
                 run_dir.mkdir(parents=True, exist_ok=True)
-                atomic_write(run_dir / "summary.json", json.dumps(summary).encode())
+                atomic_write(run_dir / SUMMARY, json.dumps(summary).encode())
             rows[j] = row(params, seed, summary, run_dir)
             if progress:
                 print(f"[{len(rows)}/{len(points)}] {condition_name(params)} seed {seed}: "

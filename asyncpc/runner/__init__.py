@@ -16,6 +16,7 @@ Every file is written to a temporary name and renamed, so an interrupted write n
 corrupt file behind.
 """
 
+from ..files import RUN_FILES
 from .experiment import (
     Experiment,
     Progress,
@@ -28,8 +29,6 @@ from .experiment import (
 )
 from .preflight import check, check_dataset, estimate, make_dataset, make_datasets
 from .rundir import (
-    RUN_FILES,
-    RUN_MARKER,
     RunResult,
     WriteFailed,
     atomic_write,
@@ -39,7 +38,7 @@ from .rundir import (
 )
 from .scoring import Scorer, backprop_alignment, confusion, generate
 
-__all__ = ["RUN_FILES", "RUN_MARKER", "Experiment", "Progress", "RunResult", "Scorer",
+__all__ = ["RUN_FILES", "Experiment", "Progress", "RunResult", "Scorer",
            "WriteFailed", "atomic_write", "backprop_alignment", "build_experiment", "check",
            "check_dataset", "collect", "confusion", "estimate", "generate", "is_run_directory",
            "make_dataset", "make_datasets", "make_summary", "prepare_out", "run", "simulate",

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._version import __version__
 from ..engines import Engine
+from ..files import GENERATED, MARKER, PLOTS_DIR, RUN_FILES, SCENARIO, SUMMARY, TRACES
 from ..plotting import plot_run
 from ..scenario import Scenario, ScenarioError, to_toml
 
@@ -32,14 +33,9 @@ class RunResult:
     generated: dict[str, Any] | None = None  # what each label generates (evaluation.generate)
 
 
-RUN_FILES = ("summary.json", "traces.npz", "scenario.toml")
-#: written first, before anything slow: a run killed at any moment (SIGKILL, out of memory)
-#: leaves a directory that ``--force`` and sweep reruns recognise as a run directory
-RUN_MARKER = ".asyncpc-run"
-
-
 def is_run_directory(out: Path) -> bool:
-    return any((out / name).exists() for name in (RUN_MARKER, *RUN_FILES))
+    """Finished, interrupted or killed: the marker (written first) or a run's file is there."""
+    return any((out / name).exists() for name in (MARKER, *RUN_FILES))
 
 
 def prepare_out(out: Path, force: bool) -> None:
@@ -59,8 +55,8 @@ def prepare_out(out: Path, force: bool) -> None:
                                      f"{', '.join(RUN_FILES)}); --force replaces run "
                                      "directories only"])
             shutil.rmtree(out)
-        (out / "plots").mkdir(parents=True, exist_ok=True)
-        atomic_write(out / RUN_MARKER, (json.dumps({"asyncpc": __version__}) + "\n").encode())
+        (out / PLOTS_DIR).mkdir(parents=True, exist_ok=True)
+        atomic_write(out / MARKER, (json.dumps({"asyncpc": __version__}) + "\n").encode())
     except OSError as exc:
         raise ScenarioError([f"--out {out}: cannot create the run directory: "
                              f"{exc.strerror}"]) from None
@@ -113,20 +109,19 @@ def write(out: Path, scenario: Scenario, result: RunResult, plots: bool = True) 
         (np.savez_compressed if compress else np.savez)(buf, **values)
         atomic_write(out / name, buf.getvalue())
 
-    attempt("scenario.toml",
-            lambda: atomic_write(out / "scenario.toml", to_toml(scenario.data).encode()))
-    attempt("traces.npz", lambda: arrays("traces.npz", result.traces, True))
+    attempt(SCENARIO, lambda: atomic_write(out / SCENARIO, to_toml(scenario.data).encode()))
+    attempt(TRACES, lambda: arrays(TRACES, result.traces, True))
     if result.generated is not None:
-        attempt("generated.npz", lambda: arrays(
-            "generated.npz", {k: v for k, v in result.generated.items()
+        attempt(GENERATED, lambda: arrays(
+            GENERATED, {k: v for k, v in result.generated.items()
                               if k != "mean_abs_error"}, False))
     if plots and missing:
-        missing.append("plots")  # drawn from the traces on disk
+        missing.append(PLOTS_DIR)  # drawn from the traces on disk
     elif plots:
 
         def figures() -> None:
             result.figures = plot_run(out)
-        attempt("plots", figures)
+        attempt(PLOTS_DIR, figures)
     summary = result.summary
     if missing:
         summary["missing"] = list(missing)
@@ -134,8 +129,8 @@ def write(out: Path, scenario: Scenario, result: RunResult, plots: bool = True) 
             summary["status"] = "incomplete"
         summary["message"] = "; ".join(filter(None, [
             summary.get("message"), f"could not write {', '.join(missing)}: {reasons[0]}"]))
-    attempt("summary.json", lambda: atomic_write(
-        out / "summary.json",
+    attempt(SUMMARY, lambda: atomic_write(
+        out / SUMMARY,
         (json.dumps(_jsonable(summary), indent=2, allow_nan=True) + "\n").encode()))
     if missing:
         raise WriteFailed(out, missing, reasons[0])
