@@ -193,6 +193,29 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     grid = [pair for axis in axes for pair in axis]
     fixed = list(fixed or [])
     load(path, [*fixed, *(f"{k}={vals[0]}" for k, vals in grid)])  # fail fast on bad keys
+    out = sweep_directory(out)
+    if scheduler:
+        require_cluster_extra(scheduler)
+    points = plan(axes, seeds)
+    rows, todo = resume(points, out, path, fixed, skip_failed)
+    if progress and rows:
+        print(f"resuming: {len(rows)} of {len(points)} runs already done", file=sys.stderr)
+    results = run_on_cluster(todo, scheduler) if scheduler else run_locally(todo, workers)
+    interrupted = gather(results, points, out, rows, progress)
+    for j, (params, seed) in enumerate(points):
+        if j not in rows:
+            rows[j] = row(params, seed, {"status": "interrupted",
+                                         "message": "the sweep was interrupted"},
+                          out / condition_name(params) / f"seed{seed}")
+    ordered = [rows[j] for j in range(len(points))]
+    report(out, ordered, axes)
+    if interrupted:
+        raise KeyboardInterrupt
+    return ordered
+
+
+def sweep_directory(out: str | Path) -> Path:
+    """The sweep's directory, created (a rerun finds it and resumes)."""
     if not str(out).strip():
         raise ScenarioError([f"--out {str(out)!r}: expected a directory for the sweep"])
     out = Path(out)
@@ -204,29 +227,40 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
     except OSError as exc:
         raise ScenarioError([f"--out {out}: cannot create the sweep directory: "
                              f"{exc.strerror}"]) from None
-    if scheduler:
-        try:
-            import distributed  # noqa: F401  (the cluster extra)
-        except ImportError:
-            raise ScenarioError([f"--scheduler {scheduler}: running on a Dask cluster needs "
-                                 "the cluster extra; expected it installed: pip install "
-                                 "'asyncpc[cluster]'"]) from None
-    points = plan(axes, seeds)
+    return out
+
+
+def require_cluster_extra(scheduler: str) -> None:
+    try:
+        import distributed  # noqa: F401  (the cluster extra)
+    except ImportError:
+        raise ScenarioError([f"--scheduler {scheduler}: running on a Dask cluster needs the "
+                             "cluster extra; expected it installed: pip install "
+                             "'asyncpc[cluster]'"]) from None
+
+
+def resume(points: list, out: Path, path: Path, fixed: list[str], skip_failed: bool
+           ) -> tuple[dict[int, dict], list[tuple]]:
+    """The rows of runs a previous sweep finished (ok or diverged; failed too with
+    ``skip_failed``), and the tasks of the others."""
     rows: dict[int, dict] = {}
     todo = []
+    keep = FINISHED + (("failed",) if skip_failed else ())
     for j, (params, seed) in enumerate(points):
         run_dir = out / condition_name(params) / f"seed{seed}"
         done = run_dir / SUMMARY
         previous = json.loads(done.read_text()) if done.exists() else {}
-        keep = FINISHED + (("failed",) if skip_failed else ())
         if previous.get("status") in keep:
             rows[j] = row(params, seed, previous, run_dir)
         else:
             todo.append((j, str(path), params, seed, str(run_dir), fixed))
-    if progress and rows:
-        print(f"resuming: {len(rows)} of {len(points)} runs already done", file=sys.stderr)
-    interrupted = False
-    results = run_on_cluster(todo, scheduler) if scheduler else run_locally(todo, workers)
+    return rows, todo
+
+
+def gather(results: Iterator[tuple[int, dict, dict]], points: list, out: Path,
+           rows: dict[int, dict], progress: bool) -> bool:
+    """Record each run as it finishes (into ``rows``); return whether Ctrl-C or SIGTERM
+    stopped the sweep first (its workers are stopped at once either way)."""
     try:
         for j, summary, files in results:
             params, seed = points[j]
@@ -242,24 +276,20 @@ def run_sweep(scenario: str | Path, grid_items: list[str], *, seeds: int, worker
                       f"{summary.get('status')} {summary.get('message', '')}".rstrip(),
                       file=sys.stderr)
     except KeyboardInterrupt:
-        interrupted = True
+        return True
     finally:
         results.close()  # local workers are terminated, cluster tasks cancelled
-    for j, (params, seed) in enumerate(points):
-        if j not in rows:
-            rows[j] = row(params, seed, {"status": "interrupted",
-                                         "message": "the sweep was interrupted"},
-                          out / condition_name(params) / f"seed{seed}")
-    ordered = [rows[j] for j in range(len(points))]
+    return False
+
+
+def report(out: Path, ordered: list[dict], axes: list) -> None:
+    """``sweep.csv``, the comparison figures and, for task runs, the forgetting report."""
     write_csv(out / "sweep.csv", ordered)
     plot_sweep(out, ordered, [axis[0][0] for axis in axes])  # a --with key goes with its --grid
     if any("pc:mean_error" in r for r in ordered):
-        learners = forgetting_report(ordered, [k for k, _ in grid])
+        learners = forgetting_report(ordered, [k for axis in axes for k, _ in axis])
         atomic_write(out / "forgetting.json", (json.dumps(learners, indent=2) + "\n").encode())
         plot_forgetting(out, ordered, learners)
-    if interrupted:
-        raise KeyboardInterrupt
-    return ordered
 
 
 def write_run_dir(run_dir: Path, files: dict[str, bytes]) -> None:
