@@ -512,69 +512,82 @@ def plot_sweep(out: str | Path, rows: list[dict], keys: list[str]) -> list[Path]
     each swept parameter (mean, bars from the smallest to the largest seed). Accuracy is in %
     throughout; a metric no run recorded gets no panel."""
     out = Path(out)
-    (out / "plots").mkdir(exist_ok=True)
+    (out / PLOTS_DIR).mkdir(exist_ok=True)
     ok, note = finished_runs(rows)
-
-    def label(r: dict, over: list[str]) -> str:
-        return ", ".join(f"{k.split('.')[-1]}={r[k]}" for k in over) or "all"
-
     traces = {r["run_dir"]: load_traces(r["run_dir"]) for r in ok}
     metrics = sweep_metrics(rows, list(traces.values()))
-    written: list[Path] = []
     if not metrics:
-        return written
+        return []
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4),
-                                 squeeze=False)
-        for ax, (key, _, title, scale) in zip(axes[0], metrics, strict=True):
-            groups: dict[str, list[dict]] = {}
-            for r in ok:
-                if _has(traces[r["run_dir"]], key, 1):
-                    groups.setdefault(label(r, keys), []).append(traces[r["run_dir"]])
-            for j, (name, trs) in enumerate(groups.items()):
-                tkey = "t" if key.startswith("symmetry/") else "accuracy/t"
-                n = min(len(tr[key]) for tr in trs)
-                stack = scale * np.array([tr[key][:n] for tr in trs])
-                # line styles differ, so conditions with equal curves stay visible
-                line, = ax.plot(trs[0][tkey][:n], stack.mean(axis=0), lw=1.3,
-                                ls=LINESTYLES[j % len(LINESTYLES)],
-                                marker="o" if n < 30 else None, ms=3,
-                                label=f"{name} ({len(trs)} seed{'s' * (len(trs) > 1)})")
-                ax.fill_between(trs[0][tkey][:n], stack.min(axis=0), stack.max(axis=0),
-                                alpha=0.2, color=line.get_color())
-            ax.set(xlabel=TIME, title=title)
-        axes[0, 0].legend(fontsize=7)
-        fig.suptitle(f"Over time: mean over seeds, band = min to max{note}", fontsize=9)
-        fig.tight_layout()
-        written.append(_save(fig, out / "plots" / "over_time.png"))
+        written = [_save(sweep_over_time(ok, traces, metrics, keys, note),
+                         out / PLOTS_DIR / "over_time.png")]
         for key in keys:
-            others = [k for k in keys if k != key]
-            fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4),
-                                     squeeze=False)
-            for ax, (_, col, title, scale) in zip(axes[0], metrics, strict=True):
-                by_group: dict[str, dict] = {}
-                for r in ok:
-                    if r.get(col) not in (None, ""):
-                        by_group.setdefault(label(r, others), {}).setdefault(
-                            _number(r[key]), []).append(scale * float(r[col]))
-                for name, points in by_group.items():
-                    xs = sorted(points, key=lambda v: (isinstance(v, str), v))
-                    mean = np.array([np.mean(points[x]) for x in xs])
-                    lo = mean - [min(points[x]) for x in xs]
-                    hi = [max(points[x]) for x in xs] - mean
-                    categorical = any(isinstance(x, str) for x in xs)
-                    ax.errorbar([str(x) for x in xs] if categorical else xs, mean,
-                                yerr=[lo, hi], fmt="o-", ms=4, capsize=3, label=name)
-                    if not categorical:  # the swept values themselves, each readable
-                        ax.set_xticks(xs, [f"{x:g}" for x in xs], rotation=30, ha="right")
-                ax.set(xlabel=key, ylabel="final value", title=title)
-            if len(axes[0, 0].get_legend_handles_labels()[0]) > 1:
-                axes[0, 0].legend(fontsize=7)
-            fig.suptitle(f"Final values: mean over seeds, bars = min to max{note}", fontsize=9)
-            fig.tight_layout()
             name = re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_")
-            written.append(_save(fig, out / "plots" / f"final_vs_{name}.png"))
+            written.append(_save(sweep_final_values(ok, metrics, keys, key, note),
+                                 out / PLOTS_DIR / f"final_vs_{name}.png"))
     return written
+
+
+def _condition(r: dict, over: list[str]) -> str:
+    """A run's condition as a legend reads it: the swept keys ``over`` and their values."""
+    return ", ".join(f"{k.split('.')[-1]}={r[k]}" for k in over) or "all"
+
+
+def sweep_over_time(ok: list[dict], traces: dict, metrics: list, keys: list[str],
+                    note: str) -> plt.Figure:
+    """Each metric over time per condition: mean over seeds, band from min to max."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    for ax, (key, _, title, scale) in zip(axes[0], metrics, strict=True):
+        groups: dict[str, list[dict]] = {}
+        for r in ok:
+            if _has(traces[r["run_dir"]], key, 1):
+                groups.setdefault(_condition(r, keys), []).append(traces[r["run_dir"]])
+        for j, (name, trs) in enumerate(groups.items()):
+            tkey = "t" if key.startswith("symmetry/") else "accuracy/t"
+            n = min(len(tr[key]) for tr in trs)
+            stack = scale * np.array([tr[key][:n] for tr in trs])
+            # line styles differ, so conditions with equal curves stay visible
+            line, = ax.plot(trs[0][tkey][:n], stack.mean(axis=0), lw=1.3,
+                            ls=LINESTYLES[j % len(LINESTYLES)],
+                            marker="o" if n < 30 else None, ms=3,
+                            label=f"{name} ({len(trs)} seed{'s' * (len(trs) > 1)})")
+            ax.fill_between(trs[0][tkey][:n], stack.min(axis=0), stack.max(axis=0),
+                            alpha=0.2, color=line.get_color())
+        ax.set(xlabel=TIME, title=title)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Over time: mean over seeds, band = min to max{note}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_final_values(ok: list[dict], metrics: list, keys: list[str], key: str,
+                       note: str) -> plt.Figure:
+    """Each metric's final value against the swept ``key`` (one line per setting of the
+    other keys): mean over seeds, bars from min to max."""
+    others = [k for k in keys if k != key]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    for ax, (_, col, title, scale) in zip(axes[0], metrics, strict=True):
+        by_group: dict[str, dict] = {}
+        for r in ok:
+            if r.get(col) not in (None, ""):
+                by_group.setdefault(_condition(r, others), {}).setdefault(
+                    _number(r[key]), []).append(scale * float(r[col]))
+        for name, points in by_group.items():
+            xs = sorted(points, key=lambda v: (isinstance(v, str), v))
+            mean = np.array([np.mean(points[x]) for x in xs])
+            lo = mean - [min(points[x]) for x in xs]
+            hi = [max(points[x]) for x in xs] - mean
+            categorical = any(isinstance(x, str) for x in xs)
+            ax.errorbar([str(x) for x in xs] if categorical else xs, mean,
+                        yerr=[lo, hi], fmt="o-", ms=4, capsize=3, label=name)
+            if not categorical:  # the swept values themselves, each readable
+                ax.set_xticks(xs, [f"{x:g}" for x in xs], rotation=30, ha="right")
+        ax.set(xlabel=key, ylabel="final value", title=title)
+    if len(axes[0, 0].get_legend_handles_labels()[0]) > 1:
+        axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Final values: mean over seeds, bars = min to max{note}", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def plot_forgetting(out: str | Path, rows: list[dict], report: dict) -> Path | None:
