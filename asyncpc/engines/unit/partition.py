@@ -79,23 +79,37 @@ def partition(graph: nx.DiGraph, ranks: int, seed: int) -> Partition:
             f"--ranks {ranks}: the network has {len(cols)} columns (a representation neuron "
             f"and its error neuron, with the synapses into them); it cannot be split over more "
             f"than {len(cols)} processes")
-    cost = np.array([s + n for _, _, s, n in cols], dtype=float)
-    # cut before the column where the running cost first reaches r/ranks of the total, but
-    # leave at least one column for every rank
-    total = cost.sum()
-    middle = np.cumsum(cost) - 0.5 * cost  # running cost at the middle of each column
-    assign = np.zeros(len(cols), dtype=int)
-    start = 0
-    for r in range(1, ranks):
-        cut = int(np.searchsorted(middle, total * r / ranks))
-        cut = int(np.clip(cut, start + 1, len(cols) - (ranks - r)))
-        assign[cut:] = r
-        start = cut
+    assign = _cut(np.array([s + n for _, _, s, n in cols], dtype=float), ranks)
     owner = {name: np.zeros(data["spec"].n, dtype=int) for name, data in graph.nodes(data=True)}
     for (name, k, _, _), r in zip(cols, assign, strict=True):
         owner[name][k] = r
     synapses = np.bincount(assign, weights=[s for _, _, s, _ in cols], minlength=ranks)
     neurons = np.bincount(assign, weights=[n for _, _, _, n in cols], minlength=ranks)
+    lookahead, crossing = _crossings(graph, owner, seed, ranks)
+    blocks = [", ".join(f"{name}[{idx[0]}:{idx[-1] + 1}]" for name, o in owner.items()
+                        if (idx := np.flatnonzero(o == r)).size) for r in range(ranks)]
+    return Partition(ranks, owner, synapses, neurons, float(lookahead), crossing, blocks)
+
+
+def _cut(cost: np.ndarray, ranks: int) -> np.ndarray:
+    """The rank of each column: cut before the column where the running cost first reaches
+    r/ranks of the total, leaving at least one column for every rank."""
+    total = cost.sum()
+    middle = np.cumsum(cost) - 0.5 * cost  # running cost at the middle of each column
+    assign = np.zeros(len(cost), dtype=int)
+    start = 0
+    for r in range(1, ranks):
+        cut = int(np.searchsorted(middle, total * r / ranks))
+        cut = int(np.clip(cut, start + 1, len(cost) - (ranks - r)))
+        assign[cut:] = r
+        start = cut
+    return assign
+
+
+def _crossings(graph: nx.DiGraph, owner: dict[str, np.ndarray], seed: int, ranks: int
+               ) -> tuple[float, int]:
+    """The lookahead (shortest delay of a synapse between processes) and the number of such
+    synapses; a tied edge or a zero delay across processes is a :class:`PartitionError`."""
     lookahead, crossing = np.inf, 0
     for _, _, data in graph.edges(data=True):
         spec: EdgeSpec = data["spec"]
@@ -119,9 +133,4 @@ def partition(graph: nx.DiGraph, ranks: int, seed: int) -> Partition:
                 f"every delay between processes > 0 (set edges.{spec.name}.delay, or use fewer "
                 f"ranks)")
         lookahead = min(lookahead, low)
-    blocks = []
-    for r in range(ranks):
-        parts = [f"{name}[{idx[0]}:{idx[-1] + 1}]" for name, o in owner.items()
-                 if (idx := np.flatnonzero(o == r)).size]
-        blocks.append(", ".join(parts))
-    return Partition(ranks, owner, synapses, neurons, float(lookahead), crossing, blocks)
+    return lookahead, crossing
