@@ -235,51 +235,66 @@ def population_floor(net: PopulationNetwork) -> float:
         work.append((pop.steps, pop.spec.n, pop.f, pop.fprime, projections, arrivals))
     start = time.perf_counter()
     for steps, n, f, fprime, projections, arrivals in work:
-        x, b = np.zeros(n), np.zeros(n)
-        for _ in range(steps):
-            total = b.copy()
-            for _w, _pre, _buf, _uniform, post, acc, *_ in projections:
-                acc *= 1.0
-                acc += 1e-6 * post
-                cur = 1.0 * post + acc * post
-                if len(cur) == n:
-                    total += cur
-            rate = fprime(x) * total - total
-            if float(np.max(np.abs(rate))) > 0.0:
-                x = x + 1e-3 * rate
-            r = f(x)
-            sent = np.abs(r - x) > 0.0
-            sent.any()
-        for w, pre, _buf, uniform, _post, _acc, rereads, _settles in projections:
-            for _ in range(rereads):
-                w @ pre[0] if uniform else np.einsum("ij,ij->i", w, pre)
-                pre[0] @ pre[0] if uniform else np.einsum("ij,ij->i", pre, pre)
-        # as Projection.receive: the full sends, then the partial ones from their mean number
-        # of senders
-        for (pre, group, where, full, partial, senders), projection in zip(
-                arrivals, projections, strict=True):
-            w, buf, acc, settles = projection[0], projection[2], projection[5], projection[7]
-            for _ in range(settles):  # Projection.settle
-                w *= 1.0
-                w += np.multiply(acc[:, None], pre, out=buf)
-            values = np.ones(pre.shape[1])
-            sent = np.zeros(pre.shape[1], dtype=bool)
-            sent[np.linspace(0, len(sent) - 1, senders).astype(int)] = True
-            for _ in range(full):
-                if group.flat is None:
-                    pre[0] = values
-                else:
-                    np.put(pre, group.flat, values[group.cols])
-            for _ in range(partial):
-                if group.flat is None:
-                    pre[0, sent] = values[sent]
-                elif group.mask is None:
-                    m = sent[group.cols]
-                    np.put(pre, group.flat[m], values[group.cols[m]])
-                else:
-                    np.copyto(pre, values, where=np.logical_and(group.mask, sent, out=where))
-                    np.count_nonzero(where)
+        _replay_steps(steps, n, f, fprime, projections)
+        _replay_rereads(projections)
+        _replay_arrivals(projections, arrivals)
     return time.perf_counter() - start
+
+
+def _replay_steps(steps: int, n: int, f, fprime, projections: list) -> None:
+    """A population's steps: exact integration and currents of each projection (factored:
+    vector operations), then the neurons' vector arithmetic and send-on-delta test."""
+    x, b = np.zeros(n), np.zeros(n)
+    for _ in range(steps):
+        total = b.copy()
+        for _w, _pre, _buf, _uniform, post, acc, *_ in projections:
+            acc *= 1.0
+            acc += 1e-6 * post
+            cur = 1.0 * post + acc * post
+            if len(cur) == n:
+                total += cur
+        rate = fprime(x) * total - total
+        if float(np.max(np.abs(rate))) > 0.0:
+            x = x + 1e-3 * rate
+        r = f(x)
+        sent = np.abs(r - x) > 0.0
+        sent.any()
+
+
+def _replay_rereads(projections: list) -> None:
+    """The currents and squares of each new ``pre``."""
+    for w, pre, _buf, uniform, _post, _acc, rereads, _settles in projections:
+        for _ in range(rereads):
+            w @ pre[0] if uniform else np.einsum("ij,ij->i", w, pre)
+            pre[0] @ pre[0] if uniform else np.einsum("ij,ij->i", pre, pre)
+
+
+def _replay_arrivals(projections: list, arrivals: list) -> None:
+    """As Projection.settle and Projection.receive: the folds, the full sends, then the
+    partial ones from their mean number of senders."""
+    for (pre, group, where, full, partial, senders), projection in zip(
+            arrivals, projections, strict=True):
+        w, buf, acc, settles = projection[0], projection[2], projection[5], projection[7]
+        for _ in range(settles):
+            w *= 1.0
+            w += np.multiply(acc[:, None], pre, out=buf)
+        values = np.ones(pre.shape[1])
+        sent = np.zeros(pre.shape[1], dtype=bool)
+        sent[np.linspace(0, len(sent) - 1, senders).astype(int)] = True
+        for _ in range(full):
+            if group.flat is None:
+                pre[0] = values
+            else:
+                np.put(pre, group.flat, values[group.cols])
+        for _ in range(partial):
+            if group.flat is None:
+                pre[0, sent] = values[sent]
+            elif group.mask is None:
+                m = sent[group.cols]
+                np.put(pre, group.flat[m], values[group.cols[m]])
+            else:
+                np.copyto(pre, values, where=np.logical_and(group.mask, sent, out=where))
+                np.count_nonzero(where)
 
 
 def main(quick: bool = False) -> dict:
