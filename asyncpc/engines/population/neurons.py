@@ -162,40 +162,24 @@ class PopulationState:
             alarm(self.env, h, wake)
 
     def update(self, t: float) -> None:
+        """One step at ``t`` (module doc, "Integration scheme"): synapses and bias integrated
+        to ``t``, the error neurons' next values, the representation neurons' Euler step, and
+        sleep when neither moves."""
         spec = self.spec
         span = t - self.t
         self.t = t
         self.steps += 1
         self.net.counters.neuron_updates += spec.n * (2 if self.has_errors else 1)
         self.integrate(t)
-        instant = spec.tau_eps == 0.0
-        local = spec.local_delay == 0.0
+        mu = eps_next = None
         eps_settled = True
         if self.has_errors:
-            mu = self.prediction(t)
-            target = (self.x_in if not local else self.x) - mu
-            if spec.variance != 1.0:
-                target /= spec.variance
-            if instant:
-                eps_next = target
-            else:
-                eps_next = target + (self.eps - target) * math.exp(
-                    -spec.variance * span / spec.tau_eps)
-                eps_settled = (float(np.max(np.abs(target - self.eps))) * spec.variance
-                               <= spec.settle * spec.tau_eps)
-        moving = self.any_free
-        if moving:
-            drive = self.feedback[0].current(t) if self.feedback else np.zeros(spec.n)
-            for p in self.feedback[1:]:
-                drive = drive + p.current(t)
-            eps_own = self.eps_own if not local else (eps_next if self.has_errors else 0.0)
-            rate = self.fprime(self.x) * drive - eps_own  # times tau_x, until it moves
-            if self.partly:
-                rate[self.clamped] = 0.0
-            # (max |v|) / tau_x is max (|v| / tau_x) exactly: division rounds monotonically
-            moving = float(np.abs(rate).max()) / spec.tau_x > spec.settle
+            mu, eps_next, eps_settled = self.next_errors(t, span)
+        rate = self.rate(t, eps_next) if self.any_free else None
+        # (max |v|) / tau_x is max (|v| / tau_x) exactly: division rounds monotonically
+        moving = rate is not None and float(np.abs(rate).max()) / spec.tau_x > spec.settle
         if not moving and eps_settled:
-            if self.has_errors and instant:
+            if self.has_errors and spec.tau_eps == 0.0:
                 self.set_eps(t, eps_next)
             self.sleep()
             return
@@ -206,11 +190,41 @@ class PopulationState:
                 x[self.clamped] = self.x[self.clamped]
             self.set_x(t, x)
         if self.has_errors:
-            if instant and local:
+            if spec.tau_eps == 0.0 and spec.local_delay == 0.0:  # they follow the new x
                 eps_next = self.x - mu
                 if spec.variance != 1.0:
                     eps_next /= spec.variance
             self.set_eps(t, eps_next)
+
+    def next_errors(self, t: float, span: float) -> tuple[np.ndarray, np.ndarray, bool]:
+        """``(mu, eps_next, settled)``: the prediction, the error neurons' value after this
+        step (their target, or the exact relaxation towards it over ``span`` when clocked),
+        and whether clocked error neurons have settled."""
+        spec = self.spec
+        mu = self.prediction(t)
+        target = (self.x_in if spec.local_delay != 0.0 else self.x) - mu
+        if spec.variance != 1.0:
+            target /= spec.variance
+        if spec.tau_eps == 0.0:
+            return mu, target, True
+        eps_next = target + (self.eps - target) * math.exp(-spec.variance * span / spec.tau_eps)
+        settled = (float(np.max(np.abs(target - self.eps))) * spec.variance
+                   <= spec.settle * spec.tau_eps)
+        return mu, eps_next, settled
+
+    def rate(self, t: float, eps_next: np.ndarray | None) -> np.ndarray:
+        """``tau_x dx/dt`` of every neuron (0 for clamped ones): ``f'(x) Σ B eps − eps_own``,
+        with the column's own error as it arrives (now, without a local delay)."""
+        spec = self.spec
+        drive = self.feedback[0].current(t) if self.feedback else np.zeros(spec.n)
+        for p in self.feedback[1:]:
+            drive = drive + p.current(t)
+        eps_own = (self.eps_own if spec.local_delay != 0.0
+                   else eps_next if self.has_errors else 0.0)
+        rate = self.fprime(self.x) * drive - eps_own
+        if self.partly:
+            rate[self.clamped] = 0.0
+        return rate
 
     def prediction(self, t: float) -> np.ndarray:
         """``mu = b + Σ W pre`` as the error neurons see it (synapses integrated to ``t``)."""
