@@ -44,7 +44,7 @@ def workload(n_in: int, n_hidden: int, *, resolution: float = 0.0):
     edges = [EdgeSpec("input", "hidden", w_init=Distribution("normal", std=1 / np.sqrt(n_in)),
                       b_init=Distribution("normal", std=1 / np.sqrt(n_in)),
                       delay=Distribution("uniform", low=0.05, high=0.2), eta_w=0.01, eta_b=0.01,
-                      lam_w=1e-3, delay_resolution=resolution)]
+                      lam=1e-3, delay_resolution=resolution)]
     return build_graph(pops, edges)
 
 
@@ -167,7 +167,7 @@ def digits_shaped(n_hidden: int = 32):
     delay = Distribution("uniform", low=0.005, high=0.02)
     edges = [EdgeSpec(s, t, w_init=Distribution("normal", std=std),
                       b_init=Distribution("normal", std=std), delay=delay, eta_w=0.01,
-                      eta_b=0.01, lam_w=2e-4)
+                      eta_b=0.01, lam=2e-4)
              for s, t, std in (("input", "hidden", 0.125), ("hidden", "label", 0.18))]
     return build_graph(pops, edges)
 

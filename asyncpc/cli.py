@@ -184,7 +184,7 @@ def cmd_show(args) -> int:
         s = net.edge_spec(name)
         n_syn = 2 * net.spec(s.source).n * net.spec(s.target).n
         print(f"edge {name}: rule {s.rule}{flag}, eta_w {s.eta_w:g}, eta_b {s.feedback_eta:g}, "
-              f"lam {s.lam_w:g}, synapses {n_syn}")
+              f"lam {s.lam:g}, synapses {n_syn}")
     print(f"engine {net.kind}: neurons {net.n_neurons}, synapses {net.n_synapses}, processes "
           f"{net.n_processes}, minimum delay {net.min_delay():g}")
     if args.graphml:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -93,39 +94,59 @@ class PopulationSpec:
             raise ValueError(f"population {self.name!r}: n, variance, tau_x and dt must be > 0")
 
 
+def _table(d: dict) -> Distribution:
+    """A distribution from its scenario-file table (defaults for the keys it leaves out)."""
+    return Distribution(d.get("dist", "constant"), d.get("value", 0.0), d.get("low", 0.0),
+                        d.get("high", 0.0), d.get("mean", 0.0), d.get("std", 0.0))
+
+
+def _dist_key(default: dict | str | None, doc: str) -> Any:
+    """A distribution field: its key declares the file's table (``default``), the field holds
+    the :class:`Distribution` (``None`` for a table that is not given, or ``"transpose"``)."""
+    spec = Key("dist", default, doc)
+    if isinstance(default, dict):
+        return field(default_factory=lambda: _table(default), metadata={"key": spec})
+    return field(default=None, metadata={"key": spec})
+
+
+def _matrix_key(doc: str) -> Any:
+    return field(default=None, metadata={"key": Key("matrix", None, doc)})
+
+
 @dataclass(frozen=True)
 class EdgeSpec:
     """The synapses of one edge ``source → target`` (``source`` predicts ``target``).
 
-    Parameters
-    ----------
-    w_init : distribution of the prediction weights ``W`` (shape ``n_target × n_source``).
-    b_init : distribution of the feedback weights ``B``; ``None`` = start at ``Wᵀ``.
-    w_values, b_values : explicit initial matrices (override the distributions).
-    delay : distribution of the prediction synapses' delays (time units).
-    feedback_delay : distribution of the error synapses' delays; ``None`` = same as ``delay``.
-    delay_resolution : round every delay to a multiple of this (time units; 0 = exact). Synapses
-        of one neuron with equal delays share a channel, so one event wakes them all: coarser
-        = fewer events (faster for large networks), at the price of quantised delays.
-    rule : feedback rule: hebbian, hebbian_raw, fixed or tied (non-local baseline).
-    eta_w, eta_b : learning rates of ``W`` and ``B`` (per time unit).
-    lam_w, lam_b : weight decay of ``W`` and ``B`` (per time unit; ``lam_b=None`` = ``lam_w``).
+    Each field is declared once, here, with its :class:`~asyncpc.sections.Key` (type, default,
+    range, meaning with its unit), as a scenario file's ``[[edges]]`` table names it; the
+    file's distribution tables become :class:`Distribution` objects and its matrices tuples
+    (:func:`asyncpc.scenario.build_model`). ``eta_b`` and ``lam_b`` left at ``None`` take the
+    values of ``eta_w`` and ``lam`` (Kolen–Pollack: the pair learns alike).
     """
 
-    source: str
-    target: str
-    w_init: Distribution = field(default_factory=lambda: Distribution("normal", std=0.1))
-    b_init: Distribution | None = None
-    w_values: tuple[tuple[float, ...], ...] | None = None
-    b_values: tuple[tuple[float, ...], ...] | None = None
-    delay: Distribution = field(default_factory=Distribution)
-    feedback_delay: Distribution | None = None
-    delay_resolution: float = 0.0
-    rule: str = "hebbian"
-    eta_w: float = 0.0
-    eta_b: float = 0.0
-    lam_w: float = 0.0
-    lam_b: float | None = None
+    source: str = field(metadata={"key": Key("str", None, "predicting population (required)")})
+    target: str = field(metadata={"key": Key("str", None, "predicted population (required)")})
+    rule: str = key("str", "hebbian", "feedback rule: " + ", ".join(RULES), RULES)
+    eta_w: float = key("float", 0.0, "learning rate of W (1/time)", **NONNEG)
+    eta_b: float | None = key("float", None, "learning rate of B (1/time; default eta_w)",
+                              **NONNEG)
+    lam: float = key("float", 0.0, "weight decay of W (1/time)", **NONNEG)
+    lam_b: float | None = key("float", None, "weight decay of B (1/time; default lam)",
+                              **NONNEG)
+    w_init: Distribution = _dist_key({"dist": "normal", "std": 0.1}, "initial W distribution")
+    b_init: Distribution | None = _dist_key("transpose",
+                                            'initial B distribution, or "transpose" (B = Wᵀ)')
+    w_values: tuple[tuple[float, ...], ...] | None = _matrix_key(
+        "explicit initial W (target × source)")
+    b_values: tuple[tuple[float, ...], ...] | None = _matrix_key(
+        "explicit initial B (source × target)")
+    delay: Distribution = _dist_key({"dist": "constant", "value": 0.0},
+                                    "delays of W synapses (time)")
+    feedback_delay: Distribution | None = _dist_key(None, "delays of B synapses (time; "
+                                                    "default: as delay)")
+    delay_resolution: float = key("float", 0.0, "round delays to multiples of this; equal "
+                                  "delays share one event (time; 0 = exact on the unit engine, "
+                                  "the sender's dt on the population engine)", **NONNEG)
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -137,13 +158,15 @@ class EdgeSpec:
 
     @property
     def feedback_eta(self) -> float:
-        return 0.0 if self.rule in ("fixed", "tied") else self.eta_b
+        if self.rule in ("fixed", "tied"):
+            return 0.0
+        return self.eta_w if self.eta_b is None else self.eta_b
 
     @property
     def feedback_lam(self) -> float:
         if self.rule in ("fixed", "tied"):
             return 0.0
-        return self.lam_w if self.lam_b is None else self.lam_b
+        return self.lam if self.lam_b is None else self.lam_b
 
 
 def build_graph(populations: list[PopulationSpec], edges: list[EdgeSpec]) -> nx.DiGraph:

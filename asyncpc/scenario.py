@@ -19,7 +19,7 @@ from typing import Any
 import networkx as nx
 
 from . import checks
-from .model import DISTRIBUTIONS, RULES, Distribution, EdgeSpec, PopulationSpec, build_graph
+from .model import DISTRIBUTIONS, Distribution, EdgeSpec, PopulationSpec, build_graph
 from .sections import NONNEG, SECTION_TYPES, Key, RunSection, Sections, schema
 
 #: the shipped scenarios (package data: available after any kind of install)
@@ -62,24 +62,8 @@ class ScenarioError(Exception):
 #: the keys of a population, declared once on :class:`~asyncpc.model.PopulationSpec`
 POPULATION = schema(PopulationSpec)
 
-EDGE = {
-    "source": Key("str", None, "predicting population (required)"),
-    "target": Key("str", None, "predicted population (required)"),
-    "rule": Key("str", "hebbian", "feedback rule: " + ", ".join(RULES), RULES),
-    "eta_w": Key("float", 0.0, "learning rate of W (1/time)", **NONNEG),
-    "eta_b": Key("float", None, "learning rate of B (1/time; default eta_w)", **NONNEG),
-    "lam": Key("float", 0.0, "weight decay of W (1/time)", **NONNEG),
-    "lam_b": Key("float", None, "weight decay of B (1/time; default lam)", **NONNEG),
-    "w_init": Key("dist", {"dist": "normal", "std": 0.1}, "initial W distribution"),
-    "b_init": Key("dist", "transpose", 'initial B distribution, or "transpose" (B = Wᵀ)'),
-    "w_values": Key("matrix", None, "explicit initial W (target × source)"),
-    "b_values": Key("matrix", None, "explicit initial B (source × target)"),
-    "delay": Key("dist", {"dist": "constant", "value": 0.0}, "delays of W synapses (time)"),
-    "feedback_delay": Key("dist", None, "delays of B synapses (time; default: as delay)"),
-    "delay_resolution": Key("float", 0.0, "round delays to multiples of this; equal delays "
-                            "share one event (time; 0 = exact on the unit engine, the sender's "
-                            "dt on the population engine)", **NONNEG),
-}
+#: the keys of an edge, declared once on :class:`~asyncpc.model.EdgeSpec`
+EDGE = schema(EdgeSpec)
 
 DIST = {
     "dist": Key("str", "constant", "distribution: " + ", ".join(DISTRIBUTIONS), DISTRIBUTIONS),
@@ -373,16 +357,16 @@ def _dist(d: dict | None) -> Distribution | None:
 
 
 def build_model(data: dict) -> nx.DiGraph:
+    """The model graph of a resolved scenario: file tables become the declared objects."""
     pops = [PopulationSpec(name, **p) for name, p in data["populations"].items()]
     edges = []
     for e in data["edges"]:
-        edges.append(EdgeSpec(
-            e["source"], e["target"], w_init=_dist(e["w_init"]), b_init=_dist(e["b_init"]),
-            w_values=_tuple(e["w_values"]), b_values=_tuple(e["b_values"]),
-            delay=_dist(e["delay"]), feedback_delay=_dist(e["feedback_delay"]),
-            delay_resolution=e["delay_resolution"], rule=e["rule"],
-            eta_w=e["eta_w"], eta_b=e["eta_w"] if e["eta_b"] is None else e["eta_b"],
-            lam_w=e["lam"], lam_b=e["lam_b"]))
+        values = {k: v for k, v in e.items()}
+        for k in ("w_init", "b_init", "delay", "feedback_delay"):
+            values[k] = _dist(values[k])
+        for k in ("w_values", "b_values"):
+            values[k] = _tuple(values[k])
+        edges.append(EdgeSpec(**values))
     return build_graph(pops, edges)
 
 

@@ -59,7 +59,7 @@ def chain(n: int):
     std = Distribution("normal", std=1 / np.sqrt(n))
     edges = [EdgeSpec(s, t, w_init=std, b_init=std,
                       delay=Distribution("uniform", low=0.05, high=0.2), eta_w=0.01, eta_b=0.01,
-                      lam_w=1e-3) for s, t in (("input", "hidden"), ("hidden", "top"))]
+                      lam=1e-3) for s, t in (("input", "hidden"), ("hidden", "top"))]
     return build_graph(pops, edges)
 
 

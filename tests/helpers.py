@@ -34,7 +34,7 @@ def chain(sizes, *, acts=None, dt=0.01, delay=0.0, rule="hebbian", eta_w=0.0, et
             "constant", value=delay)
         edges.append(ap.EdgeSpec(f"p{j}", f"p{j + 1}", w_values=tuple(map(tuple, W)),
                                  b_values=tuple(map(tuple, B)), delay=delay_dist, rule=rule,
-                                 eta_w=eta_w, eta_b=eta_b, lam_w=lam_w, lam_b=lam_b))
+                                 eta_w=eta_w, eta_b=eta_b, lam=lam_w, lam_b=lam_b))
         mats.append((W, B))
     return ap.build_graph(pops, edges), mats
 

@@ -115,7 +115,7 @@ class Engine:
         """``(eta_w, lam_w, eta_b, lam_b)``; all zero in a frozen network."""
         if not self.plastic:
             return 0.0, 0.0, 0.0, 0.0
-        return spec.eta_w, spec.lam_w, spec.feedback_eta, spec.feedback_lam
+        return spec.eta_w, spec.lam, spec.feedback_eta, spec.feedback_lam
 
     # -- what each engine implements --------------------------------------------------------
     def run(self, until: float) -> None:

@@ -10,9 +10,9 @@ def run(seed, engine):
                                                                       jitter=0.3),
             ap.PopulationSpec("o", 1, activation="sigmoid", jitter=0.3)]
     delay = ap.Distribution("lognormal", mean=0.1, std=0.05)
-    edges = [ap.EdgeSpec("i", "h", delay=delay, eta_w=0.05, eta_b=0.05, lam_w=1e-3,
+    edges = [ap.EdgeSpec("i", "h", delay=delay, eta_w=0.05, eta_b=0.05, lam=1e-3,
                          b_init=ap.Distribution("uniform", low=-0.3, high=0.3)),
-             ap.EdgeSpec("h", "o", delay=delay, eta_w=0.05, eta_b=0.05, lam_w=1e-3)]
+             ap.EdgeSpec("h", "o", delay=delay, eta_w=0.05, eta_b=0.05, lam=1e-3)]
     net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=seed)
     for j, (x, y) in enumerate([([0, 1], 1), ([1, 1], 0), ([1, 0], 1)]):
         net.clamp("i", x)

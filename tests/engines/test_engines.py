@@ -284,7 +284,7 @@ def test_the_fast_path_and_plain_simpy_give_bit_identical_runs():
                                   dt=0.02, jitter=0.3, settle=1e-3, theta=1e-3),
                 ap.PopulationSpec("label", 1, dt=0.02, tau_eps=0.05, prior=0.0)]
         d = ap.Distribution("uniform", low=0.02, high=0.2)
-        edges = [ap.EdgeSpec("input", "hidden", delay=d, eta_w=0.05, eta_b=0.05, lam_w=0.01,
+        edges = [ap.EdgeSpec("input", "hidden", delay=d, eta_w=0.05, eta_b=0.05, lam=0.01,
                              b_init=ap.Distribution("normal", std=0.3)),
                  ap.EdgeSpec("hidden", "label", delay=d, eta_w=0.05, eta_b=0.05)]
         net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=5)

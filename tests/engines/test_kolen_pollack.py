@@ -134,7 +134,7 @@ def decay_only(engine, *, zero_rows=True, T=500.0, lam=0.01):
     pops = [ap.PopulationSpec("a", 4, activation="sigmoid", dt=0.01),
             ap.PopulationSpec("b", 3, activation="sigmoid", prior=0.0, dt=0.01)]
     edges = [ap.EdgeSpec("a", "b", w_values=tuple(map(tuple, W)), b_values=tuple(map(tuple, B)),
-                         eta_w=0.5, eta_b=0.5, lam_w=lam)]
+                         eta_w=0.5, eta_b=0.5, lam=lam)]
     net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0)
     net.run(T)
     return (W, B), net.weights("a->b")

@@ -15,10 +15,10 @@ def build(engine, seed=3, stimulus=None):
                                                              prior=0.0, eta_bias=0.01),
             ap.PopulationSpec("label", 1, prior=0.0, eta_bias=0.01)]
     d = ap.Distribution("uniform", low=0.05, high=0.2)
-    edges = [ap.EdgeSpec("input", "hidden", delay=d, eta_w=0.05, eta_b=0.05, lam_w=0.01,
+    edges = [ap.EdgeSpec("input", "hidden", delay=d, eta_w=0.05, eta_b=0.05, lam=0.01,
                          w_init=ap.Distribution("normal", std=0.5),
                          b_init=ap.Distribution("normal", std=0.5)),
-             ap.EdgeSpec("hidden", "label", delay=d, eta_w=0.05, eta_b=0.05, lam_w=0.01)]
+             ap.EdgeSpec("hidden", "label", delay=d, eta_w=0.05, eta_b=0.05, lam=0.01)]
     net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=seed)
     stim = Stimulus(net, xor(), clamp=["input", "label"], presentation=3.0, epochs=3,
                     rng=ap.rng_for(seed, "stim"))
