@@ -89,3 +89,32 @@ def run_shipped(name, *overrides, seed=None, engine="unit"):
     """A shipped scenario with overrides, run on ``engine`` (no figures)."""
     sets = [*overrides, f"run.engine={engine}"] + ([f"run.seed={seed}"] if seed is not None else [])
     return runner.run(sc.load(sc.find(name), sets), plots=False)
+
+
+def xor_network(engine, seed, *, hidden=3, dt=0.05, jitter=0.0, settle=1e-4, theta=0.0,
+                tau_eps=0.0, delay=None, presentation=3.0, epochs=3):
+    """The small learning network several tests share: input (2) → hidden (tanh, learning
+    bias) → label (1, learning bias), learned feedback with decay, a delay per synapse
+    (uniform in [0.05, 0.2] unless given), and a stimulus presenting XOR. Returns the network
+    and its stimulus."""
+    from asyncpc.stimulus import Stimulus
+    common = {"dt": dt, "jitter": jitter}
+    pops = [ap.PopulationSpec("input", 2, **common),
+            ap.PopulationSpec("hidden", hidden, activation="tanh", prior=0.0, eta_bias=0.01,
+                              settle=settle, theta=theta, **common),
+            ap.PopulationSpec("label", 1, prior=0.0, eta_bias=0.01, tau_eps=tau_eps, **common)]
+    d = delay or ap.Distribution("uniform", low=0.05, high=0.2)
+    edges = [ap.EdgeSpec("input", "hidden", delay=d, eta_w=0.05, eta_b=0.05, lam=0.01,
+                         w_init=ap.Distribution("normal", std=0.5),
+                         b_init=ap.Distribution("normal", std=0.5)),
+             ap.EdgeSpec("hidden", "label", delay=d, eta_w=0.05, eta_b=0.05, lam=0.01)]
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=seed)
+    stimulus = Stimulus(net, ap.datasets.xor(), clamp=["input", "label"],
+                        presentation=presentation, epochs=epochs,
+                        rng=ap.rng_for(seed, "stimulus"))
+    return net, stimulus
+
+
+def all_weights(net) -> np.ndarray:
+    """Every W and B of the network, flattened, edge by edge."""
+    return np.concatenate([m.ravel() for e in net.edge_names for m in net.weights(e)])

@@ -5,7 +5,7 @@ here too."""
 
 import numpy as np
 import pytest
-from helpers import chain
+from helpers import all_weights, chain, xor_network
 
 import asyncpc as ap
 from asyncpc.engines.base import Counters
@@ -275,24 +275,12 @@ def test_the_fast_path_and_plain_simpy_give_bit_identical_runs():
     fail: a plain path scheduling 1e-12 relative later changes the run.)"""
     engine = "unit"
     from asyncpc.engines.events import plain_simpy
-    from asyncpc.model import rng_for
-    from asyncpc.stimulus import Stimulus
-
     def run():
-        pops = [ap.PopulationSpec("input", 2, dt=0.02, jitter=0.3),
-                ap.PopulationSpec("hidden", 4, activation="tanh", prior=0.0, eta_bias=0.01,
-                                  dt=0.02, jitter=0.3, settle=1e-3, theta=1e-3),
-                ap.PopulationSpec("label", 1, dt=0.02, tau_eps=0.05, prior=0.0)]
-        d = ap.Distribution("uniform", low=0.02, high=0.2)
-        edges = [ap.EdgeSpec("input", "hidden", delay=d, eta_w=0.05, eta_b=0.05, lam=0.01,
-                             b_init=ap.Distribution("normal", std=0.3)),
-                 ap.EdgeSpec("hidden", "label", delay=d, eta_w=0.05, eta_b=0.05)]
-        net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=5)
-        Stimulus(net, ap.datasets.xor(), clamp=["input", "label"], presentation=4.0, epochs=4,
-                 rng=rng_for(5, "stimulus"))
+        net, _ = xor_network(engine, 5, hidden=4, dt=0.02, jitter=0.3, settle=1e-3, theta=1e-3,
+                             tau_eps=0.05, delay=ap.Distribution("uniform", low=0.02, high=0.2),
+                             presentation=4.0, epochs=4)
         net.run(64.0)
-        return (np.concatenate([m.ravel() for e in net.edge_names for m in net.weights(e)]),
-                net.x("hidden"), net.counters)
+        return all_weights(net), net.x("hidden"), net.counters
 
     fast = run()
     with plain_simpy():

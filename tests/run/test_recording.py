@@ -2,33 +2,18 @@
 evaluations on frozen copies) is bit-identical to one without."""
 
 import numpy as np
+from helpers import all_weights, xor_network
 
-import asyncpc as ap
 from asyncpc.datasets import xor
 from asyncpc.evaluation import evaluate
 from asyncpc.recording import Recorder
-from asyncpc.stimulus import Stimulus
 
 
 def build(engine, seed=3, stimulus=None):
-    pops = [ap.PopulationSpec("input", 2), ap.PopulationSpec("hidden", 3, activation="tanh",
-                                                             prior=0.0, eta_bias=0.01),
-            ap.PopulationSpec("label", 1, prior=0.0, eta_bias=0.01)]
-    d = ap.Distribution("uniform", low=0.05, high=0.2)
-    edges = [ap.EdgeSpec("input", "hidden", delay=d, eta_w=0.05, eta_b=0.05, lam=0.01,
-                         w_init=ap.Distribution("normal", std=0.5),
-                         b_init=ap.Distribution("normal", std=0.5)),
-             ap.EdgeSpec("hidden", "label", delay=d, eta_w=0.05, eta_b=0.05, lam=0.01)]
-    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=seed)
-    stim = Stimulus(net, xor(), clamp=["input", "label"], presentation=3.0, epochs=3,
-                    rng=ap.rng_for(seed, "stim"))
+    net, stim = xor_network(engine, seed)
     if stimulus is not None:
         stimulus.append(stim)
     return net
-
-
-def weights(net):
-    return np.concatenate([m.ravel() for e in net.edge_names for m in net.weights(e)])
 
 
 def test_recording_does_not_change_the_simulation(engine):
@@ -42,7 +27,7 @@ def test_recording_does_not_change_the_simulation(engine):
                    eval_every=10.0, zoom_from=20.0, zoom_every=0.1)
     stim[0].on_end = rec.presentation_end
     observed.run(36.0)
-    assert np.array_equal(weights(plain), weights(observed))
+    assert np.array_equal(all_weights(plain), all_weights(observed))
     assert plain.counters == observed.counters
     arrays = rec.arrays()
     assert arrays["x/hidden"].shape == (len(arrays["t"]), 2)
