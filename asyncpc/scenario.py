@@ -231,60 +231,87 @@ def _unknown(where: str, prefix: str, key: str, allowed, problems: list[str]) ->
 
 
 def _check(where: str, keypath: str, value: Any, key: Key, problems: list[str]) -> Any:
-    def bad(expected: str) -> None:
-        problems.append(f"{where}: {keypath}: expected {expected}, got {value!r}")
-
-    kind = key.kind
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            return bad("an integer")
-    elif kind == "float":
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return bad("a number")
-        value = float(value)
-        if not math.isfinite(value):
-            return bad("a finite number")
-    elif kind == "bool":
-        if not isinstance(value, bool):
-            return bad("true or false")
-    elif kind == "str":
-        if not isinstance(value, str):
-            return bad("a string")
-        if key.choices and value not in key.choices:
-            hint = difflib.get_close_matches(value, key.choices, n=1)
-            return bad(f"one of {', '.join(key.choices)}"
-                       + (f" (did you mean {hint[0]!r}?)" if hint else ""))
-    elif kind == "list":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return bad("a list of population names")
-    elif kind == "tasks":
-        if not isinstance(value, list) or not all(
-                isinstance(t, list) and t and all(isinstance(c, int) and not isinstance(c, bool)
-                                                  for c in t) for t in value):
-            return bad("a list of tasks, each a non-empty list of class numbers")
-        flat = [c for t in value for c in t]
-        if len(set(flat)) != len(flat):
-            return bad("tasks that share no class")
-    elif kind == "table":
-        if not isinstance(value, dict):
-            return bad("a table")
-    elif kind == "matrix":
-        ok = (isinstance(value, list) and value and all(isinstance(r, list) and r for r in value)
-              and len({len(r) for r in value}) == 1
-              and all(isinstance(v, int | float) and not isinstance(v, bool)
-                      for r in value for v in r))
-        if not ok:
-            return bad("a rectangular list of lists of numbers")
-        return [[float(v) for v in r] for r in value]
-    elif kind == "dist":
+    """``value`` checked against its declaration and converted (floats, matrices), or ``None``
+    with the problem reported: ``FILE: KEY.PATH: expected …, got …``."""
+    if key.kind == "dist":
         return _check_dist(where, keypath, value, problems)
-    below = key.min is not None and isinstance(value, int | float) and (
-        value < key.min or (key.strict_min and value == key.min))
-    if below:
-        return bad(f"a value {'>' if key.strict_min else '≥'} {key.min:g}")
-    if key.max is not None and isinstance(value, int | float) and value > key.max:
-        return bad(f"a value ≤ {key.max:g}")
-    return value
+    checked, expected = KINDS[key.kind](value, key)
+    if expected is None:
+        expected = _out_of_range(checked, key)
+        value = checked  # a range is reported on the number as read
+    if expected is not None:
+        problems.append(f"{where}: {keypath}: expected {expected}, got {value!r}")
+        return None
+    return checked
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _as_int(v: Any, key: Key) -> tuple[Any, str | None]:
+    return (v, None) if _is_number(v) and isinstance(v, int) else (None, "an integer")
+
+
+def _as_float(v: Any, key: Key) -> tuple[Any, str | None]:
+    if not _is_number(v):
+        return None, "a number"
+    return (float(v), None) if math.isfinite(v) else (None, "a finite number")
+
+
+def _as_bool(v: Any, key: Key) -> tuple[Any, str | None]:
+    return (v, None) if isinstance(v, bool) else (None, "true or false")
+
+
+def _as_str(v: Any, key: Key) -> tuple[Any, str | None]:
+    if not isinstance(v, str):
+        return None, "a string"
+    if key.choices and v not in key.choices:
+        hint = difflib.get_close_matches(v, key.choices, n=1)
+        return None, (f"one of {', '.join(key.choices)}"
+                      + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return v, None
+
+
+def _as_names(v: Any, key: Key) -> tuple[Any, str | None]:
+    ok = isinstance(v, list) and all(isinstance(n, str) for n in v)
+    return (v, None) if ok else (None, "a list of population names")
+
+
+def _as_tasks(v: Any, key: Key) -> tuple[Any, str | None]:
+    if not isinstance(v, list) or not all(
+            isinstance(t, list) and t and all(isinstance(c, int) and not isinstance(c, bool)
+                                              for c in t) for t in v):
+        return None, "a list of tasks, each a non-empty list of class numbers"
+    flat = [c for t in v for c in t]
+    return (v, None) if len(set(flat)) == len(flat) else (None, "tasks that share no class")
+
+
+def _as_table(v: Any, key: Key) -> tuple[Any, str | None]:
+    return (v, None) if isinstance(v, dict) else (None, "a table")
+
+
+def _as_matrix(v: Any, key: Key) -> tuple[Any, str | None]:
+    ok = (isinstance(v, list) and v and all(isinstance(r, list) and r for r in v)
+          and len({len(r) for r in v}) == 1 and all(_is_number(x) for r in v for x in r))
+    if not ok:
+        return None, "a rectangular list of lists of numbers"
+    return [[float(x) for x in r] for r in v], None
+
+
+#: how a value of each declared kind is checked and converted
+KINDS = {"int": _as_int, "float": _as_float, "bool": _as_bool, "str": _as_str,
+         "list": _as_names, "tasks": _as_tasks, "table": _as_table, "matrix": _as_matrix}
+
+
+def _out_of_range(value: Any, key: Key) -> str | None:
+    if not _is_number(value):
+        return None
+    if key.min is not None and (value < key.min or (key.strict_min and value == key.min)):
+        return f"a value {'>' if key.strict_min else '≥'} {key.min:g}"
+    if key.max is not None and value > key.max:
+        return f"a value ≤ {key.max:g}"
+    return None
 
 
 def _check_dist(where: str, keypath: str, value: Any, problems: list[str]):
