@@ -10,6 +10,7 @@ import numpy as np
 import asyncpc as ap
 from asyncpc import runner
 from asyncpc import scenario as sc
+from asyncpc.stimulus import Stimulus
 
 
 def chain(sizes, *, acts=None, dt=0.01, delay=0.0, rule="hebbian", eta_w=0.0, eta_b=0.0,
@@ -97,7 +98,6 @@ def xor_network(engine, seed, *, hidden=3, dt=0.05, jitter=0.0, settle=1e-4, the
     bias) → label (1, learning bias), learned feedback with decay, a delay per synapse
     (uniform in [0.05, 0.2] unless given), and a stimulus presenting XOR. Returns the network
     and its stimulus."""
-    from asyncpc.stimulus import Stimulus
     common = {"dt": dt, "jitter": jitter}
     pops = [ap.PopulationSpec("input", 2, **common),
             ap.PopulationSpec("hidden", hidden, activation="tanh", prior=0.0, eta_bias=0.01,
