@@ -1,7 +1,7 @@
 """The one place where asyncpc reaches below SimPy's public API, and the ordering rule.
 
 Both engines are ordinary SimPy programs (``env.process``, ``env.timeout``, ``Event``), with
-three exceptions, all here:
+four exceptions, all here:
 
 * a channel must trigger an event that synapses are *already waiting on* at a later time,
   with a value — a ``Timeout`` on an existing event. SimPy's public API has
@@ -16,6 +16,12 @@ three exceptions, all here:
 * a message that crossed processes (:mod:`asyncpc.engines.unit.ranks`) is scheduled at the
   absolute time it was sent plus its delay (:func:`send_down` with ``sent``), which
   ``env.schedule`` (relative to now) cannot express exactly in floating point;
+* the population engine keeps the messages to a population that is awake in its own inboxes
+  instead of the heap and applies them at its next step, in the order SimPy would have
+  processed them, so it needs each message's and each step's place in the event order
+  (``(time, sequence number)``): a message takes a sequence number when sent, a step's
+  timeout tells its own (:func:`step_timeout`), and a sleeping population's alarm for a
+  message is set at the message's place (:func:`alarm_at`);
 * :func:`advance` stops at exactly ``until`` (``env.run(until=t)`` stops at
   ``now + (t − now)``, which can differ from ``t`` in the last bit).
 
@@ -105,6 +111,28 @@ def plain_simpy() -> Iterator[None]:
 def alarm(env: simpy.Environment, delay: float, wake: Event) -> None:
     """Trigger ``wake`` after ``delay`` unless something else triggered it first."""
     env.timeout(delay, wake).callbacks.append(_ring)
+
+
+def alarm_at(env: simpy.Environment, where: tuple[float, int], value: Any, ring) -> Event:
+    """An event at ``where = (time, sequence number)`` in the event order (a network event,
+    ``NORMAL``) that calls ``ring(event)``; ``event.value`` is ``value``. A population sets it
+    where a message's own event would have been, had the message been scheduled as one."""
+    event = Event(env)
+    event._ok = True
+    event._value = value
+    event.callbacks.append(ring)
+    heappush(env._queue, (where[0], NORMAL, where[1], event))
+    return event
+
+
+def step_timeout(env: simpy.Environment, delay: float) -> tuple[Event, int]:
+    """``env.timeout(delay)`` (the same heap entry), and its sequence number."""
+    event = Event(env)
+    event._ok = True
+    event._value = None
+    seq = next(env._eid)
+    heappush(env._queue, (env._now + delay, NORMAL, seq, event))
+    return event, seq
 
 
 def _ring(timeout: Event) -> None:

@@ -18,7 +18,7 @@ import simpy
 from ...model import EdgeSpec
 from .. import events
 from ..base import Engine, sampled_delays
-from .neurons import PopulationState
+from .neurons import WORLD, PopulationState
 from .synapses import Projection, grid_delays
 
 
@@ -102,6 +102,9 @@ class PopulationNetwork(Engine):
         # overflow is detected where it happens (Diverged), not reported as numpy warnings
         with np.errstate(over="ignore", invalid="ignore"):
             events.advance(self.env, until)
+            for W, B in self.edges.values():  # what has arrived, as if each had its own event
+                W.flush(until, WORLD)
+                B.flush(until, WORLD)
 
     def clamp(self, name: str, values) -> None:
         pop = self.populations[name]
@@ -137,6 +140,8 @@ class PopulationNetwork(Engine):
     def weights(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
         W, B = self.edges[edge]
         t = self.env.now
+        W.flush(t, WORLD)  # the messages that arrived before now (the world acts first)
+        B.flush(t, WORLD)
         return W.weight_at(t, W.owner.eps), B.weight_at(t, B.owner.signal(B.post))
 
     def delays(self, edge: str) -> tuple[np.ndarray, np.ndarray]:

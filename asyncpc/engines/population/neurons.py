@@ -44,8 +44,12 @@ from simpy.events import Event
 from ...activations import activation
 from ...model import PopulationSpec, rng_for
 from ..base import Diverged, drift_wait
-from ..events import alarm
-from .synapses import Projection, arrive, deliver
+from ..events import alarm, alarm_at, step_timeout
+from .synapses import NEVER, Projection
+
+#: the sequence number of the world outside's actions: before every network event at equal
+#: times (the ordering rule of :mod:`~asyncpc.engines.events`)
+WORLD = -1
 
 if TYPE_CHECKING:
     from .network import PopulationNetwork
@@ -89,6 +93,10 @@ class PopulationState:
         self.t = 0.0  # time of the last step (the state's time)
         self.t_b = 0.0  # time up to which the bias is integrated
         self.wake: Event | None = None
+        self.wake_at = NEVER  # asleep: the earliest alarm set for a message in flight
+        self.rings: dict[tuple[float, int], Event] = {}  # the alarms set for messages
+        self.seq = WORLD  # the sequence number of the event it is acting in (steps: its own)
+        self.step_seq = WORLD  # ... of its next step
         self.drifts = False  # do plastic synapses or a learning bias change its inputs asleep?
         self.learning: list[Projection] = []  # the plastic projections sitting on it
         self.learning_in: list[Projection] = []  # ... of them, the incoming ones
@@ -106,10 +114,14 @@ class PopulationState:
 
 
     def integrate(self, t: float) -> None:
-        """Bring every synapse sitting on this population and its bias up to ``t``."""
+        """Bring every synapse sitting on this population and its bias up to ``t``, applying
+        the messages in flight that arrived before the event it is acting in."""
+        seq = self.seq
         for p in self.incoming:
+            p.flush(t, seq)
             p.advance(t, self.eps)
         for p in self.feedback:
+            p.flush(t, seq)
             p.advance(t, self.signal(p.post))
         if self.eta_bias != 0.0 and t != self.t_b:
             self.b += self.eta_bias * self.eps * (t - self.t_b)
@@ -128,7 +140,9 @@ class PopulationState:
                 yield self.wake
                 self.wake = None
                 self.t = env.now  # the state was held while asleep
-            yield env.timeout(self.step())
+            event, self.step_seq = step_timeout(env, self.step())
+            yield event
+            self.seq = self.step_seq
             self.update(env.now)
 
     def step(self) -> float:
@@ -145,8 +159,29 @@ class PopulationState:
         if wake is not None and not wake.triggered and (self.any_free or self.has_errors):
             wake.succeed()
 
+    def expect(self, arrival: tuple[float, int]) -> None:
+        """A message will arrive at ``arrival`` (its place in the event order): asleep, the
+        population sets an alarm there (where the message's own event would be) that applies
+        it and pokes, unless an earlier one is set."""
+        wake = self.wake
+        if wake is None or wake.triggered or not arrival < self.wake_at:
+            return
+        self.wake_at = arrival
+        ring = self.rings.get(arrival)
+        if ring is not None:  # set in an earlier sleep: now for this one
+            ring._value = (self, wake, arrival)
+        else:
+            self.rings[arrival] = alarm_at(self.env, arrival, (self, wake, arrival),
+                                           _arrival_ring)
+
     def sleep(self) -> None:
-        self.wake = wake = Event(self.env)
+        self.wake = Event(self.env)
+        self.wake_at = NEVER
+        due = min((p.due for p in self.incoming), default=NEVER)
+        due = min((p.due for p in self.feedback), default=due)
+        if due < NEVER:  # messages already in flight to it
+            self.expect(due)
+        wake = self.wake
         if not self.drifts:
             return
         spec, t = self.spec, self.env.now
@@ -295,17 +330,21 @@ class PopulationState:
                     break  # the observer stopped listening
                 self.log(t, self.code, int(k))
         full = count == len(sent)
-        env = self.env
+        seq, eid = self.seq, self.env._eid
         for proj in targets:
+            owner = proj.owner
+            proj.flush(t, seq)  # what arrived before this event; only messages in flight stay
             for group in proj.groups:
                 present = group.present
                 if present is not None and not full and not present[sent].any():
                     continue  # no sending neuron has a synapse with this delay
                 if group.delay == 0.0:
-                    deliver(proj, group, values, sent, count)
-                else:
-                    env.timeout(group.delay, (proj, group, values, sent, count)).callbacks.append(
-                        arrive)
+                    proj.deliver(group, values, sent, count, t)
+                    owner.poke()
+                else:  # its place in the event order: as a timeout scheduled now would have
+                    arrival = (t + group.delay, next(eid))
+                    proj.put(group, arrival, values, sent, count)
+                    owner.expect(arrival)
 
     def _local(self, dest: np.ndarray, values: np.ndarray, sent: np.ndarray) -> None:
         """Send over the column's own link (delay ``local_delay``) into ``dest``."""
@@ -315,6 +354,7 @@ class PopulationState:
     # -- the world outside ------------------------------------------------------------------
     def clamp(self, values: np.ndarray) -> None:
         now = self.env.now
+        self.seq = WORLD
         free = np.isnan(values)
         self.clamped = ~free
         self.any_free = bool(free.any())
@@ -334,6 +374,7 @@ class PopulationState:
 
     def reset(self) -> None:
         now = self.env.now
+        self.seq = WORLD
         x = np.where(self.clamped, self.x, self.spec.x0)
         if not np.array_equal(x, self.x):
             self.integrate(now)
@@ -346,3 +387,13 @@ def _arrive_local(event: Event) -> None:
     pop, dest, values, sent = event.value
     dest[sent] = values[sent]
     pop.poke()
+
+
+def _arrival_ring(event: Event) -> None:
+    """A message's alarm: apply what has arrived up to it, and poke if still asleep."""
+    pop, wake, (t, seq) = event.value
+    del pop.rings[(t, seq)]
+    if wake is pop.wake:  # still the same sleep
+        for p in pop.incoming + pop.feedback:
+            p.flush(t, seq + 1)
+        pop.poke()

@@ -12,10 +12,20 @@ weights it keeps ``pre``, the presynaptic values *as delivered*: entry ``(k, i)`
 signal of presynaptic neuron ``i`` that has reached synapse ``(k, i)``. Every synapse has its
 own delay, rounded to a grid: ``delay_resolution`` when it is set, otherwise the step ``dt`` of
 the population that sends the signal (a positive delay never rounds to 0). The synapses of a
-projection that share a delay form a group; an emission schedules one SimPy timeout per group
-and, on arrival, writes the sent values into that group's entries of ``pre``. When all synapses
-of a projection share one delay, ``pre`` is stored as a single row (all rows are equal) and the
+projection that share a delay form a group; an emission sends one message per group, which on
+arrival writes the sent values into that group's entries of ``pre``. When all synapses of a
+projection share one delay, ``pre`` is stored as a single row (all rows are equal) and the
 currents are matrix-vector products.
+
+Messages in flight. A message is not a SimPy event: it waits in its group's inbox with its place
+in the event order, ``(arrival time, sequence number)``, the one a timeout scheduled when it was
+sent would have had (:mod:`~asyncpc.engines.events`). Whoever is about to read or change the
+projection first applies, in order, the messages placed before the event it acts in
+(:meth:`Projection.flush`): the owner at each step, clamp and reset, a sender before it sends,
+an observer. Only a sleeping owner needs an event, an alarm at its first message's place
+(:meth:`~asyncpc.engines.population.neurons.PopulationState.expect`). The result is the
+one-event-per-message program's, bit for bit, with a population awake through the messages
+that reach it costing no event at all.
 
 Exact plasticity. ``dw/dt = eta · pre · post − lam · w`` with ``post`` the owner's own signal
 (``eps`` for ``W``; ``r``, or ``x`` for ``hebbian_raw``, for ``B``). A projection is integrated
@@ -33,11 +43,10 @@ edge integrate the same product ``r_i eps_k``, so the Kolen–Pollack identity
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
-from simpy.events import Event
-
 from ..base import Counters
 
 if TYPE_CHECKING:
@@ -48,6 +57,10 @@ def grid_delays(delays: np.ndarray, grid: float) -> np.ndarray:
     """Round ``delays`` to multiples of ``grid``; a positive delay becomes at least ``grid``."""
     rounded = np.round(delays / grid) * grid
     return np.where((delays > 0.0) & (rounded == 0.0), grid, rounded)
+
+
+#: the place in the event order of no message: later than every event
+NEVER = (math.inf, 0)
 
 
 class Group:
@@ -61,7 +74,7 @@ class Group:
     ``flat``; a full one always through ``flat``.
     """
 
-    __slots__ = ("delay", "flat", "cols", "present", "mask")
+    __slots__ = ("delay", "flat", "cols", "present", "mask", "inbox")
 
     #: up to this many groups a projection keeps a boolean mask per group (1 byte per synapse
     #: each)
@@ -70,6 +83,9 @@ class Group:
     def __init__(self, delay: float, members: np.ndarray | None = None, *,
                  masked: bool = True) -> None:
         self.delay = delay
+        #: the messages in flight to this group, in the order they arrive:
+        #: ``((arrival time, sequence number), values, sent, count)``
+        self.inbox: deque = deque()
         self.flat = self.cols = self.present = self.mask = None
         if members is None:
             return
@@ -100,7 +116,7 @@ class Projection:
 
     __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
                  "owner", "counters", "arrivals", "full_arrivals", "senders", "rereads", "settles",
-                 "_buf", "_where", "_decay", "_acc", "_pending", "_base", "_squares", "_memo_t",
+                 "due", "_buf", "_where", "_decay", "_acc", "_pending", "_base", "_squares", "_memo_t",
                  "_memo")
 
     def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
@@ -118,6 +134,7 @@ class Projection:
         # re-readings of Σ_i w_m pre after a change of pre, and the settles that did work
         self.arrivals = self.full_arrivals = self.senders = self.rereads = self.settles = 0
         self.owner: PopulationState | None = None
+        self.due = NEVER  # the place in the event order of the first message in flight to it
         values = np.unique(delays)
         self.uniform = len(values) == 1
         n_post = self.w.shape[0]
@@ -200,6 +217,7 @@ class Projection:
         moves each current (weights integrated to ``t``)."""
         if self.twin is not None:  # B ≡ twinᵀ moves as the twin does
             tw = self.twin
+            tw.flush(t, self.owner.seq)
             eps = tw.owner.signal("eps")
             dw = (tw.eta * eps[:, None] * tw.pre - tw.lam * tw.weight_at(t, eps)).T
             return np.abs((dw * self.pre).sum(axis=1))
@@ -214,6 +232,7 @@ class Projection:
         ``decay · Σ_i w_m[k, i] pre_ki + acc_k · Σ_i pre_ki²``. Kept until the weights or
         ``pre`` change (an update and the drift scan before sleeping ask at the same time)."""
         if self.twin is not None:
+            self.twin.flush(t, self.owner.seq)
             w = self.twin.weight_at(t, self.twin.owner.signal("eps")).T
             return w @ self.pre[0] if self.uniform else np.einsum("ij,ij->i", w, self.pre)
         if self._memo_t == t:
@@ -232,6 +251,34 @@ class Projection:
         self.settle()
         self.pre[:] = values[None, :]
         self._base = self._squares = self._memo_t = None
+
+    def put(self, group: Group, arrival: tuple[float, int], values: np.ndarray,
+            sent: np.ndarray, count: int) -> None:
+        """Put a message in flight to ``group``; ``arrival`` is its place in the event order,
+        ``(time, sequence number)``, and :meth:`flush` applies it there."""
+        group.inbox.append((arrival, values, sent, count))
+        if arrival < self.due:
+            self.due = arrival
+
+    def flush(self, t: float, seq: int) -> None:
+        """Apply, in their order, the messages in flight placed before ``(t, seq)`` in the event
+        order (module doc, "Messages in flight"). Each is applied as at its arrival: the
+        weights are integrated up to it with the old ``pre`` (the owner's signal has held
+        still since its last step), then ``pre`` changes."""
+        groups = self.groups
+        key = (t, seq)
+        while self.due < key:
+            first = groups[0] if len(groups) == 1 else min(
+                (g for g in groups if g.inbox), key=lambda g: g.inbox[0][0])
+            arrival, values, sent, count = first.inbox.popleft()
+            self.deliver(first, values, sent, count, arrival[0])
+            self.due = min((g.inbox[0][0] for g in groups if g.inbox), default=NEVER)
+
+    def deliver(self, group: Group, values: np.ndarray, sent: np.ndarray, count: int,
+                t: float) -> None:
+        """Apply one message to ``group`` at ``t`` (its arrival)."""
+        self.advance(t, self.owner.signal(self.post))
+        self.counters.delivered += self.receive(group, values, sent, count)
 
     def receive(self, group: Group, values: np.ndarray, sent: np.ndarray, count: int) -> int:
         """Write the sent presynaptic ``values`` into one group's entries (``count``: how many
@@ -258,15 +305,3 @@ class Projection:
         where = np.logical_and(group.mask, sent, out=self._where)
         np.copyto(self.pre, values, where=where)
         return int(np.count_nonzero(where))
-
-
-def deliver(proj: Projection, group: Group, values: np.ndarray, sent: np.ndarray,
-             count: int) -> None:
-    owner = proj.owner
-    proj.advance(owner.env.now, owner.signal(proj.post))
-    owner.net.counters.delivered += proj.receive(group, values, sent, count)
-    owner.poke()
-
-
-def arrive(event: Event) -> None:
-    deliver(*event.value)
