@@ -86,6 +86,11 @@ class PopulationSpec:
     local_delay: float = key("float", 0.0, "delay inside a column, x → eps → x (time)",
                              **NONNEG)
     x0: float = key("float", 0.0, "initial and reset state of free neurons")
+    jump: float = key("float", 0.0, "onset mechanism: a free neuron whose own prediction mu has "
+                      "moved by more than this from its reference jumps to it, x <- mu "
+                      "(0 = off)", **NONNEG)
+    jump_tau: float = key("float", 1.0, "time constant of that reference, a trace of mu (time)",
+                          **POS)
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:

@@ -16,6 +16,11 @@ Each population steps on its own clock: a random phase in ``[0, dt)``, then step
    engine's event-driven error neurons do);
 5. emits, per neuron, only the outputs that moved by more than ``theta`` (send-on-delta).
 
+With ``jump`` > 0 (an onset mechanism), step 2 is preceded by the jump of the unit engine's
+representation neurons (:mod:`asyncpc.engines.unit.neurons`, "Jump to the prediction"): a free
+neuron whose prediction ``mu`` moved by more than ``jump`` from its reference (a trace of
+``mu``) takes ``x ← mu`` instead of its Euler step.
+
 Error neurons are thus recomputed on their population's clock, not at every arrival: the two
 engines differ by O(dt) and converge to the same ODE (``tests/engines/test_engines.py``).
 
@@ -100,6 +105,9 @@ class PopulationState:
         self.drifts = False  # do plastic synapses or a learning bias change its inputs asleep?
         self.learning: list[Projection] = []  # the plastic projections sitting on it
         self.learning_in: list[Projection] = []  # ... of them, the incoming ones
+        self.jumps = spec.jump > 0.0 and has_errors  # the onset mechanism (module doc)
+        self.ref = np.zeros(n)  # the jump's reference, and the last prediction seen
+        self.mu_seen = np.zeros(n)
         self.emitted = 0
         self.steps = 0  # clock steps taken (the bench's floor replays them)
         self.log: Callable[[float, int, int], None] | None = None
@@ -206,6 +214,7 @@ class PopulationState:
         self.steps += 1
         self.net.counters.neuron_updates += spec.n * (2 if self.has_errors else 1)
         self.integrate(t)
+        jumped = self.jump(t, span) if self.jumps and self.any_free else None
         mu = eps_next = None
         eps_settled = True
         if self.has_errors:
@@ -213,6 +222,9 @@ class PopulationState:
         rate = self.rate(t, eps_next) if self.any_free else None
         # (max |v|) / tau_x is max (|v| / tau_x) exactly: division rounds monotonically
         moving = rate is not None and float(np.abs(rate).max()) / spec.tau_x > spec.settle
+        if jumped is not None:  # a jump was this step's move
+            moving = True
+            rate[jumped] = 0.0
         if not moving and eps_settled:
             if self.has_errors and spec.tau_eps == 0.0:
                 self.set_eps(t, eps_next)
@@ -230,6 +242,26 @@ class PopulationState:
                 if spec.variance != 1.0:
                     eps_next /= spec.variance
             self.set_eps(t, eps_next)
+
+    def jump(self, t: float, span: float) -> np.ndarray | None:
+        """The onset mechanism (``jump`` > 0): each free neuron whose prediction has moved by
+        more than ``jump`` from its reference (a trace of ``mu``, time constant ``jump_tau``,
+        advanced over ``span`` for ``mu`` held since it was last seen) jumps, ``x ← mu``,
+        ``ref ← mu``. Which neurons jumped (``None``: none)."""
+        spec = self.spec
+        mu = self.prediction(t)
+        self.ref += (self.mu_seen - self.ref) * -math.expm1(-span / spec.jump_tau)
+        self.mu_seen = mu.copy()
+        jumped = np.abs(mu - self.ref) > spec.jump
+        if self.partly:
+            jumped &= ~self.clamped
+        if not jumped.any():
+            return None
+        self.ref[jumped] = mu[jumped]
+        x = self.x.copy()
+        x[jumped] = mu[jumped]
+        self.set_x(t, x)
+        return jumped
 
     def next_errors(self, t: float, span: float) -> tuple[np.ndarray, np.ndarray, bool]:
         """``(mu, eps_next, settled)``: the prediction, the error neurons' value after this

@@ -29,6 +29,15 @@ An error neuron with a learning bias is its own drifting input: asleep, it sets 
 when its bias will have moved by ``drift_theta`` (``|db/dt| = eta_b |eps|``), no sooner than
 ``dt`` and no later than ``refresh``. ``settle = 0`` never sleeps.
 
+Jump to the prediction (``jump`` > 0, an onset mechanism). A free representation neuron with an
+error neuron knows the prediction its error neuron compares it with, ``mu = x_sent − sigma2
+eps_own`` (the state it last sent over the column's link and the error that came back), and keeps
+a reference: a trace of ``mu`` with time constant ``jump_tau``, advanced at each of its steps
+over the time since the previous one (exactly, for ``mu`` held since it was last seen). When
+``|mu − ref| > jump`` (its prediction moved faster than the trace follows: a new input), the step
+is a jump, ``x ← mu`` and ``ref ← mu``, instead of the Euler step. It reads nothing outside its
+column and nothing tells it that a sample changed.
+
 Send-on-delta. A neuron emits a new output only when it differs from the last one emitted by
 more than ``theta`` (``theta = 0``: every change).
 """
@@ -188,7 +197,7 @@ class RepresentationNeuron(Neuron):
     """
 
     __slots__ = ("x", "r", "x0", "f", "fprime", "tau", "eps_own", "fb", "r_sent", "x_sent",
-                 "clamped")
+                 "clamped", "sigma2", "jump", "jump_tau", "ref", "mu_seen")
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, **kw) -> None:
         super().__init__(env, spec, k, **kw)
@@ -203,9 +212,25 @@ class RepresentationNeuron(Neuron):
         self.r_sent = self.r
         self.x_sent = self.x
         self.clamped = False
+        self.sigma2 = spec.variance
+        self.jump, self.jump_tau = spec.jump, spec.jump_tau
+        self.ref = self.mu_seen = 0.0  # the jump's reference and the last prediction seen
 
     def signal(self, name: str) -> float:
         return self.x if name == "x" else self.r
+
+    def jumped(self, t: float) -> bool:
+        """The onset mechanism (``jump`` > 0; module doc, "Jump to the prediction"): jump to
+        the column's prediction when it has moved by more than ``jump`` from the reference."""
+        mu = self.x_sent - self.sigma2 * self.eps_own  # what the error neuron compared x with
+        self.ref += (self.mu_seen - self.ref) * -math.expm1(-(t - self.t) / self.jump_tau)
+        self.mu_seen = mu
+        if abs(mu - self.ref) <= self.jump:
+            return False
+        self.ref = mu
+        self.t = t
+        self.set_state(t, mu)
+        return True
 
     def receive_error(self, eps: float) -> None:
         self.eps_own = eps
@@ -224,6 +249,8 @@ class RepresentationNeuron(Neuron):
         if self.clamped:
             self.t = t
             self.sleep()
+            return
+        if self.jump and self.link is not None and self.jumped(t):
             return
         rate = (-self.eps_own + self.fprime(self.x) * self.fb) / self.tau
         if abs(rate) <= self.settle:
