@@ -170,7 +170,7 @@ def read_out_exists(r: Report, data: dict) -> None:
 
 def baseline_has_a_chain(r: Report, data: dict) -> None:
     """A baseline learns from the stimulus along one chain data.input → … → data.label."""
-    if data["baseline"]["kind"] == "none":
+    if not data["baseline"]["kind"]:
         return
     src, tgt = data["data"]["input"], data["data"]["label"]
     if not data["evaluation"]["read"] or not data["stimulus"]["clamp"]:
@@ -186,7 +186,7 @@ def baseline_has_a_chain(r: Report, data: dict) -> None:
     own = set(zip(path, path[1:], strict=False))
     extra = [f"{a} -> {b}" for a, b in graph.edges if b in path[1:] and (a, b) not in own]
     if extra:
-        r.add("baseline.kind", f"the backprop baseline has the architecture of one chain "
+        r.add("baseline.kind", f"a baseline has the architecture of one chain "
               f"{src!r} → … → {tgt!r}; expected no other edges into it, got {', '.join(extra)}")
 
 

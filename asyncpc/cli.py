@@ -109,12 +109,13 @@ def _report(s: dict, out: Path) -> str:
         lines.append(f"  accuracy {100 * s['accuracy']['train']:.1f} % (training samples)"
                      + (f", {100 * test:.1f} % (held-out test samples)" if test is not None
                         else ""))
-    if s.get("baseline") and s["baseline"]["accuracy"]["train"] is not None:
-        acc = s["baseline"]["accuracy"]
-        lines.append(f"  backprop baseline (eta {s['baseline']['eta']:g}, "
-                     f"{s['baseline']['updates']} steps): {100 * acc['train']:.1f} % (training)"
-                     + (f", {100 * acc['test']:.1f} % (held-out)" if acc["test"] is not None
-                        else ""))
+    for entry, name in (("baseline", "backprop baseline"), ("sync_pc", "synchronous PC")):
+        if s.get(entry) and s[entry]["accuracy"]["train"] is not None:
+            acc = s[entry]["accuracy"]
+            lines.append(f"  {name} (eta {s[entry]['eta']:g}, {s[entry]['updates']} updates): "
+                         f"{100 * acc['train']:.1f} % (training)"
+                         + (f", {100 * acc['test']:.1f} % (held-out)" if acc["test"] is not None
+                            else ""))
     if "generation" in s:
         lines.append(f"  generated from each label: mean absolute error "
                      f"{s['generation']['mean_abs_error']:.3g} against its pattern")

@@ -176,9 +176,10 @@ def plot_accuracy(tr: dict) -> plt.Figure | None:
     if "evaluation/test_accuracy" in tr:
         ax.plot(tr["accuracy/t"], 100 * tr["evaluation/test_accuracy"], "s-", ms=3,
                 label="PC network, held-out")
-    for key, label, marker in (("baseline_accuracy", "backprop baseline, training", "o--"),
-                               ("baseline_test_accuracy", "backprop baseline, held-out",
-                                "s--")):
+    for key, label, marker in (("baseline_accuracy", "backprop, training", "o--"),
+                               ("baseline_test_accuracy", "backprop, held-out", "s--"),
+                               ("sync_pc_accuracy", "synchronous PC, training", "^--"),
+                               ("sync_pc_test_accuracy", "synchronous PC, held-out", "v--")):
         if f"evaluation/{key}" in tr:
             ax.plot(tr["accuracy/t"], 100 * tr[f"evaluation/{key}"], marker, ms=3, lw=1,
                     label=label)

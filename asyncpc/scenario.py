@@ -273,6 +273,16 @@ def _as_str(v: Any, key: Key) -> tuple[Any, str | None]:
     return v, None
 
 
+def _as_choices(v: Any, key: Key) -> tuple[Any, str | None]:
+    """One of the choices or a list of them, as a list (``"none"`` alone: the empty list)."""
+    names = [v] if isinstance(v, str) else v
+    ok = (isinstance(names, list) and all(isinstance(n, str) and n in key.choices for n in names)
+          and len(set(names)) == len(names))
+    if not ok:
+        return None, f"one of {', '.join(key.choices)}, or a list of them without repeats"
+    return [n for n in names if n != "none"], None
+
+
 def _as_names(v: Any, key: Key) -> tuple[Any, str | None]:
     ok = isinstance(v, list) and all(isinstance(n, str) for n in v)
     return (v, None) if ok else (None, "a list of population names")
@@ -301,7 +311,7 @@ def _as_matrix(v: Any, key: Key) -> tuple[Any, str | None]:
 
 #: how a value of each declared kind is checked and converted
 KINDS = {"int": _as_int, "float": _as_float, "bool": _as_bool, "str": _as_str,
-         "list": _as_names, "tasks": _as_tasks, "table": _as_table, "matrix": _as_matrix}
+         "choices": _as_choices, "list": _as_names, "tasks": _as_tasks, "table": _as_table, "matrix": _as_matrix}
 
 
 def _out_of_range(value: Any, key: Key) -> str | None:

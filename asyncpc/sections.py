@@ -19,7 +19,7 @@ from typing import Any
 class Key:
     """One scenario key: its type, default, allowed range and meaning (with unit)."""
 
-    kind: str  # int, float, bool, str, list, dist, matrix, table
+    kind: str  # int, float, bool, str, choices, list, dist, matrix, table
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
@@ -148,13 +148,28 @@ class RecordSection:
                          "figure")
 
 
+#: the baselines a run can train beside the network (asyncpc/baseline.py)
+BASELINES = ("backprop", "sync_pc")
+
+
 @dataclass(frozen=True)
 class BaselineSection:
-    kind: str = key("str", "none", "none, or backprop: train a numpy network of the same "
-                    "architecture (chain data.input → data.label), initial weights and loss by "
-                    "gradient descent on the same presented samples, one step per presentation, "
-                    "scored whenever the network is (asyncpc/baseline.py)", ("none", "backprop"))
-    eta: float = key("float", 0.1, "the baseline's learning rate (per presentation)", **POS)
+    kind: list = key("choices", [], "the baselines trained beside the network on the same "
+                     "presented samples (chain data.input → data.label, same architecture, "
+                     "initial weights and output energy, one update per presentation, scored "
+                     "whenever the network is; asyncpc/baseline.py): backprop (gradient "
+                     "descent), sync_pc (synchronous predictive coding: clamp, relax from the "
+                     "forward pass, update), a list of both, or none", BASELINES + ("none",))
+    eta: float = key("float", 0.1, "backprop's learning rate (per presentation)", **POS)
+    pc_eta: float = key("float", 0.1, "sync_pc's learning rate (per presentation)", **POS)
+    pc_steps: int = key("int", 20, "sync_pc's inference steps per presentation", min=0)
+    pc_rate: float = key("float", 0.1, "sync_pc's inference step size (a fraction of tau_x)",
+                         **POS)
+    pc_feedback: str = key("str", "hebbian", "sync_pc's feedback weights: tied (B = Wᵀ, "
+                           "non-local) or hebbian (learned, Kolen–Pollack)",
+                           ("tied", "hebbian"))
+    pc_lam: float = key("float", 0.0, "sync_pc's weight decay (per unit of eta, per "
+                        "presentation)", **NONNEG)
 
 
 #: the sections of a scenario that declare the world around the network, by TOML name

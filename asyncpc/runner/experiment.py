@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..baseline import Backprop
+from ..baseline import Backprop, ChainLearner, SyncPC
 from ..datasets import Dataset
 from ..engines import Diverged, Engine, build
 from ..metrics import forgetting, symmetry
@@ -83,10 +83,8 @@ def build_experiment(scenario: Scenario, checked: tuple | None = None, ranks: in
                             jitter=st.jitter, epochs=st.epochs, rounds=st.rounds,
                             order=st.order, reset=st.reset,
                             rng=rng_for(scenario.seed, "stimulus"))
-    baseline = None
-    if sec.baseline.kind == "backprop" and stimulus is not None:
-        baseline = Backprop(net, sec.data.input, sec.data.label, sec.baseline.eta)
-    scorer = Scorer(net, scenario, dataset, test_set, baseline) \
+    baselines = learners(net, sec) if stimulus is not None else []
+    scorer = Scorer(net, scenario, dataset, test_set, baselines) \
         if dataset is not None and sec.evaluation.read else None
     zoom_every = (rec.zoom_every or st.presentation / 50.0) if stimulus and rec.zoom else 0.0
     by_task = stimulus is not None and dataset.task is not None  # evaluations follow the tasks
@@ -100,10 +98,11 @@ def build_experiment(scenario: Scenario, checked: tuple | None = None, ranks: in
         stimulus.on_end = recorder.presentation_end
         if by_task and scorer is not None:
             stimulus.on_task = task_evaluations(net, recorder, sec.evaluation.every)
-        if baseline is not None:  # one backprop step per presentation, on its sample
+        if baselines:  # one update of each baseline per presentation, on its sample
             def end() -> None:
                 recorder.presentation_end()
-                baseline.update(stimulus.current)
+                for learner in baselines:
+                    learner.update(stimulus.current)
             stimulus.on_end = end
     return Experiment(scenario, net, duration, dataset, stimulus, recorder, scorer)
 
@@ -162,14 +161,14 @@ def collect(exp: Experiment, status: str, message: str, wall: float) -> RunResul
     with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's states may be huge
         summary = make_summary(exp.scenario, exp.net, traces, exp.stimulus, status, message,
                                wall)
-    if scorer is not None and scorer.baseline is not None:
-        bl = exp.scenario.sections.baseline
-        summary["baseline"] = {
-            "kind": bl.kind, "eta": bl.eta, "updates": scorer.baseline.updates,
+    for learner in scorer.baselines if scorer is not None else []:
+        # "baseline": backprop's entry (the name it has always had); "sync_pc"
+        summary["baseline" if learner.kind == "backprop" else learner.kind] = {
+            "kind": learner.kind, "eta": learner.eta, "updates": learner.updates,
             "accuracy": {key: float(traces[f"evaluation/{name}"][-1])
                          if f"evaluation/{name}" in traces else None
-                         for key, name in (("train", "baseline_accuracy"),
-                                           ("test", "baseline_test_accuracy"))}}
+                         for key, name in (("train", f"{learner.prefix}accuracy"),
+                                           ("test", f"{learner.prefix}test_accuracy"))}}
     if "stimulus/task_onsets" in traces and "evaluation/task1_test_accuracy" in traces:
         summary["tasks"] = task_summary(exp.scenario, traces)
     result = RunResult(summary, traces, exp.net)
@@ -178,6 +177,15 @@ def collect(exp: Experiment, status: str, message: str, wall: float) -> RunResul
         result.generated = generate(exp.net, exp.dataset, exp.scenario)
         summary["generation"] = {"mean_abs_error": result.generated["mean_abs_error"]}
     return result
+
+
+def learners(net, sec) -> list[ChainLearner]:
+    """The baselines ``[baseline] kind`` asks for, on ``net``'s chain data.input → data.label."""
+    bl, src, tgt = sec.baseline, sec.data.input, sec.data.label
+    made = {"backprop": lambda: Backprop(net, src, tgt, bl.eta),
+            "sync_pc": lambda: SyncPC(net, src, tgt, bl.pc_eta, steps=bl.pc_steps,
+                                      rate=bl.pc_rate, feedback=bl.pc_feedback, lam=bl.pc_lam)}
+    return [made[kind]() for kind in bl.kind]
 
 
 def task_summary(scenario: Scenario, traces: dict[str, np.ndarray]) -> dict:

@@ -1,4 +1,4 @@
-"""Scoring a run: evaluations of frozen copies (and of the baseline) at the times the
+"""Scoring a run: evaluations of frozen copies (and of the baselines) at the times the
 scenario asks, confusion matrices, what the network generates, and its alignment with
 backprop.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..baseline import Backprop
+from ..baseline import ChainLearner
 from ..datasets import Dataset
 from ..engines import Engine
 from ..engines.events import world_timeout
@@ -23,12 +23,12 @@ class Scorer:
     :class:`Evaluation` of each."""
 
     def __init__(self, net: Engine, scenario: Scenario, dataset: Dataset,
-                 test_set: Dataset | None, baseline: Backprop | None = None) -> None:
+                 test_set: Dataset | None, baselines: list[ChainLearner] = ()) -> None:
         self.net, self.cfg, self.data_cfg = net, scenario.sections.evaluation, \
             scenario.sections.data
         self.sets = {"train": dataset.head(self.cfg.train_count), "test": test_set}
         self.dataset = dataset
-        self.baseline = baseline
+        self.baselines = list(baselines)
         self.last: dict[str, Evaluation] = {}
 
     def __call__(self) -> dict[str, float]:
@@ -46,16 +46,17 @@ class Scorer:
             out.update(backprop_alignment(self.net, self.sets["train"], self.data_cfg, c.settle))
         if c.readout == "values":  # what the network predicts for the first training sample
             out["outputs"] = self.last["train"].outputs[0]
-        if self.baseline is not None:  # scored on the same sets, at the same times
+        for learner in self.baselines:  # scored on the same sets, at the same times
+            pre = learner.prefix
             for key, ds in self.sets.items():
                 if ds is not None:
-                    ev = self.baseline.evaluate(ds, c.readout, c.threshold)
-                    name = "baseline_accuracy" if key == "train" else f"baseline_{key}_accuracy"
-                    out[name] = ev.accuracy
+                    ev = learner.evaluate(ds, c.readout, c.threshold)
+                    out[f"{pre}accuracy" if key == "train" else f"{pre}{key}_accuracy"] = \
+                        ev.accuracy
                     if key == "test":
-                        out.update(self.per_task(ev, "baseline_"))
+                        out.update(self.per_task(ev, pre))
                     if key == "train" and c.readout == "values":
-                        out["baseline_outputs"] = ev.outputs[0]
+                        out[f"{pre}outputs"] = ev.outputs[0]
         return out
 
     def per_task(self, ev: Evaluation, prefix: str = "") -> dict[str, float]:
