@@ -170,7 +170,9 @@ def plot_accuracy(tr: dict) -> plt.Figure | None:
     if tr["accuracy"].size == 0:
         return None
     bp = "evaluation/backprop_angle_deg" in tr
-    fig, axes = plt.subplots(1, 2 if bp else 1, figsize=(10 if bp else 6, 3), squeeze=False)
+    active = sorted(k for k in tr if k.startswith("evaluation/active/"))
+    panels = 1 + bp + bool(active)
+    fig, axes = plt.subplots(1, panels, figsize=(4 + 4 * panels, 3), squeeze=False)
     ax = axes[0, 0]
     ax.plot(tr["accuracy/t"], 100 * tr["accuracy"], "o-", ms=3, label="PC network, training")
     if "evaluation/test_accuracy" in tr:
@@ -192,6 +194,13 @@ def plot_accuracy(tr: dict) -> plt.Figure | None:
         ax.plot(tr["accuracy/t"], tr["evaluation/backprop_angle_deg"], "o-", ms=3)
         ax.set(xlabel=TIME, ylabel="angle (degrees)",
                title="Settled PC weight updates vs backprop")
+    if active:
+        ax = axes[0, -1]
+        for key in active:
+            ax.plot(tr["accuracy/t"], 100 * tr[key], "o-", ms=3, label=key.split("/")[-1])
+        ax.legend(fontsize=7)
+        ax.set(xlabel=TIME, ylabel="active units (%)", ylim=(-5, 105),
+               title="relu units active in the feed-forward pass")
     fig.tight_layout()
     return fig
 

@@ -311,7 +311,8 @@ def _as_matrix(v: Any, key: Key) -> tuple[Any, str | None]:
 
 #: how a value of each declared kind is checked and converted
 KINDS = {"int": _as_int, "float": _as_float, "bool": _as_bool, "str": _as_str,
-         "choices": _as_choices, "list": _as_names, "tasks": _as_tasks, "table": _as_table, "matrix": _as_matrix}
+         "choices": _as_choices, "list": _as_names, "tasks": _as_tasks, "table": _as_table,
+         "matrix": _as_matrix}
 
 
 def _out_of_range(value: Any, key: Key) -> str | None:

@@ -16,6 +16,9 @@ Onset mechanisms (issue "Learn what has settled"; all local to a neuron or a syn
   the rate of change of the error signal at its site (``W``: its postsynaptic error neuron;
   ``B``: the error it receives) and ``s = gate``: the ``W`` and ``B`` of one error neuron see
   the same gate, so Kolen–Pollack's symmetry is kept;
+* ``gate`` < 0: as ``gate`` with ``s = |gate|`` but ``v = τ_x |dx/dt|`` of the column's
+  representation neuron for every synapse sitting on the column (``W`` on its error neuron,
+  ``B`` on its representation neuron): clamped columns learn ungated;
 * ``ff_start``: the diagnostic, not local: at each sample's onset every free neuron starts at
   its feed-forward prediction.
 
@@ -60,7 +63,7 @@ def train(xs, ys, order, W1, B1, W2, B2, b0, b1, b2, dt, tau, steps, eta_w, lam,
     """Present ``xs[order[j]]`` / ``ys[order[j]]`` for ``steps`` steps each, learning all the
     time; hidden and label start where the previous sample left them. Returns the mean
     fraction of active hidden units in the feed-forward pass, per sample."""
-    n_in, n_h, n_out = W1.shape[1], W1.shape[0], W2.shape[0]
+    n_h, n_out = W1.shape[0], W2.shape[0]
     h = np.zeros(n_h)
     ref = np.zeros(n_h)
     eps_h_prev = np.zeros(n_h)
@@ -93,13 +96,14 @@ def train(xs, ys, order, W1, B1, W2, B2, b0, b1, b2, dt, tau, steps, eta_w, lam,
                 r_h = _f(h, relu_hidden)
             mu_o = b2 + W2 @ r_h
             eps_o = y - mu_o
-            if feedback == TIED:
-                drive = W2.T @ eps_o
-            else:
-                drive = B2 @ eps_o
+            drive = W2.T @ eps_o if feedback == TIED else B2 @ eps_o
             rate_h = _fp(h, relu_hidden) * drive - eps_h
             # gates from each postsynaptic neuron's own rate of change
-            if gate > 0.0:
+            if gate < 0.0:  # the column's representation neuron's rate (clamped label: 1)
+                s2 = gate * gate
+                g_o = np.ones(n_out)
+                g_h = s2 / (s2 + rate_h * rate_h)
+            elif gate > 0.0:
                 v_o = np.abs(eps_o - eps_o_prev) * (tau / dt)
                 v_h = np.abs(eps_h - eps_h_prev) * (tau / dt)
                 g_o = gate * gate / (gate * gate + v_o * v_o)
@@ -113,8 +117,12 @@ def train(xs, ys, order, W1, B1, W2, B2, b0, b1, b2, dt, tau, steps, eta_w, lam,
             _learn(W2, g * g_o * eps_o, r_h, decay)
             _learn(W1, g * g_h * eps_h, r_in, decay)
             if feedback == HEBBIAN:
-                _learn(B2, g * r_h, g_o * eps_o, decay)
-                _learn(B1, g * r_in, g_h * eps_h, decay)
+                if gate < 0.0:  # B2 sits on hidden, B1 on the clamped input
+                    _learn(B2, g * g_h * r_h, eps_o, decay)
+                    _learn(B1, g * r_in, eps_h, decay)
+                else:
+                    _learn(B2, g * r_h, g_o * eps_o, decay)
+                    _learn(B1, g * r_in, g_h * eps_h, decay)
             b0 += eta_b0 * dt * eps_in
             b1 += eta_b * dt * eps_h
             b2 += eta_b * dt * eps_o

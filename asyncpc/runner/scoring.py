@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..baseline import ChainLearner
+from ..activations import activation
+from ..baseline import Chain, ChainLearner
 from ..datasets import Dataset
 from ..engines import Engine
 from ..engines.events import world_timeout
@@ -46,6 +47,7 @@ class Scorer:
             out.update(backprop_alignment(self.net, self.sets["train"], self.data_cfg, c.settle))
         if c.readout == "values":  # what the network predicts for the first training sample
             out["outputs"] = self.last["train"].outputs[0]
+        out.update(active_fractions(self.net, self.sets["train"], self.data_cfg))
         for learner in self.baselines:  # scored on the same sets, at the same times
             pre = learner.prefix
             for key, ds in self.sets.items():
@@ -101,6 +103,28 @@ def confusion(ev: Evaluation) -> np.ndarray:
     m = np.zeros((k, k), dtype=int)
     np.add.at(m, (ev.targets.argmax(axis=1), ev.outputs.argmax(axis=1)), 1)
     return m
+
+
+def active_fractions(net: Engine, dataset: Dataset, d: DataSection) -> dict[str, float]:
+    """``active/<population>``: for each relu population on the chain data.input → … →
+    data.label, the fraction of its units active (prediction > 0) in the feed-forward pass of
+    the network's current weights and biases, over ``dataset`` (near 1: the population has
+    become linear, the signature of learning onset transients; docs/real-data.md)."""
+    try:
+        chain = Chain.of(net.graph, d.input, d.label)
+    except ValueError:
+        return {}
+    pops = chain.populations
+    if d.input not in dataset.arrays or not any(
+            net.spec(p).activation in ("relu", "leaky_relu") for p in pops[1:]):
+        return {}
+    out, mu = {}, dataset.arrays[d.input]
+    for prev, name, edge in zip(pops, pops[1:], chain.edges, strict=False):
+        W = net.weights(edge)[0]
+        mu = activation(net.spec(prev).activation).f_array(mu) @ W.T + net.bias(name)
+        if net.spec(name).activation in ("relu", "leaky_relu") and name != d.label:
+            out[f"active/{name}"] = float(np.mean(mu > 0.0))
+    return out
 
 
 def backprop_alignment(net: Engine, dataset: Dataset, d: DataSection, settle: float) -> dict:

@@ -47,6 +47,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from ..base import Counters
 
 if TYPE_CHECKING:
@@ -116,8 +117,8 @@ class Projection:
 
     __slots__ = ("w", "pre", "eta", "lam", "plastic", "post", "t", "groups", "uniform", "twin",
                  "owner", "counters", "arrivals", "full_arrivals", "senders", "rereads", "settles",
-                 "due", "_buf", "_where", "_decay", "_acc", "_pending", "_base", "_squares", "_memo_t",
-                 "_memo")
+                 "due", "_buf", "_where", "_decay", "_acc", "_pending", "_base", "_squares",
+                 "_memo_t", "_memo")
 
     def __init__(self, w: np.ndarray, pre: np.ndarray, delays: np.ndarray, *, eta: float,
                  lam: float, post: str, t: float, counters: Counters) -> None:
