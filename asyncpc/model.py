@@ -91,6 +91,9 @@ class PopulationSpec:
                       "(0 = off)", **NONNEG)
     jump_tau: float = key("float", 1.0, "time constant of that reference, a trace of mu (time)",
                           **POS)
+    gate: float = key("float", 0.0, "onset mechanism: the learning synapses sitting on a column "
+                      "learn at their rate times s²/(s² + v²), s = gate, v = tau_x |dx/dt| of "
+                      "its representation neuron (0 = off)", **NONNEG)
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:

@@ -22,7 +22,10 @@ Onset mechanisms (issue "Learn what has settled"; all local to a neuron or a syn
 * ``ff_start``: the diagnostic, not local: at each sample's onset every free neuron starts at
   its feed-forward prediction.
 
-Usage: ``python benchmarks/pc_loop.py mnist1d --epochs 20 [--jump 0.1] [--gate 0.05] ...``
+Usage: ``python benchmarks/pc_loop.py mnist1d --epochs 20 [--jump 0.01] [--gate -0.05] ...``;
+``python benchmarks/pc_loop.py study OUT.json`` runs the grid of the onset study (both data sets,
+each mechanism and none, each feedback rule, three seeds; two processes) and
+``python benchmarks/pc_loop.py table OUT.json FIG.png`` prints its table and draws its figure.
 """
 
 from __future__ import annotations
@@ -217,7 +220,78 @@ def run(data="mnist1d", epochs=5, seed=0, feedback="hebbian", jump=0.0, jump_tau
             "active": actives, "train_wall_s": wall}
 
 
+#: the study's settings per data set: the shipped scenarios' (uniform ±1/√fan-in weights,
+#: learning rate, 20 epochs of 2 time units per sample)
+STUDY_DATA = {"digits": {"eta": 0.02, "std": 0.0}, "mnist1d": {"eta": 0.003, "std": 0.0}}
+#: the study's mechanisms: none, each alone, and the combination
+STUDY_MECHANISMS = {"none": {}, "jump": {"jump": 0.01}, "gate": {"gate": -0.05},
+                    "jump+gate": {"jump": 0.01, "gate": -0.05}}
+
+
+def _study_one(job):
+    data, mechanism, feedback, seed = job
+    result = run(data, 20, seed, feedback, **STUDY_MECHANISMS[mechanism], **STUDY_DATA[data])
+    result["mechanism"] = mechanism
+    return result
+
+
+def study(out: str) -> None:
+    from multiprocessing import Pool
+    jobs = [(d, m, f, s) for d in STUDY_DATA for m in STUDY_MECHANISMS
+            for f in ("tied", "hebbian", "fixed") for s in (0, 1, 2)]
+    with Pool(2) as pool:
+        results = pool.map(_study_one, jobs, chunksize=1)
+    with open(out, "w") as fh:
+        json.dump(results, fh, indent=1)
+
+
+def table(path: str, figure: str | None = None) -> None:
+    """The study's markdown table (mean ± spread over seeds) and figure."""
+    with open(path) as fh:
+        results = json.load(fh)
+    groups: dict = {}
+    for r in results:
+        groups.setdefault((r["data"], r["mechanism"], r["feedback"]), []).append(r)
+    print("| data | mechanism | feedback | held-out % (seeds 0, 1, 2) | mean | angle in / out (°) "
+          "| active relu % (last epoch) | loop s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (data, mech, fb), rs in groups.items():
+        accs = [100 * r["test"] for r in rs]
+        angles = ("— (B ≡ Wᵀ)" if fb == "tied" else
+                  f"{np.mean([r['angle_in'] for r in rs]):.0f} / "
+                  f"{np.mean([r['angle_out'] for r in rs]):.1f}")
+        print(f"| {data} | {mech} | {fb} | {', '.join(f'{a:.1f}' for a in accs)} | "
+              f"{np.mean(accs):.1f} | {angles} | "
+              f"{100 * np.mean([r['active'][-1] for r in rs]):.0f} | "
+              f"{np.mean([r['train_wall_s'] for r in rs]):.0f} |")
+    if figure:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+        mechs = list(STUDY_MECHANISMS)
+        for ax, data in zip(axes, STUDY_DATA, strict=True):
+            for j, fb in enumerate(("tied", "hebbian", "fixed")):
+                means = [np.mean([100 * r["test"] for r in groups[(data, m, fb)]]) for m in mechs]
+                lows = [min(100 * r["test"] for r in groups[(data, m, fb)]) for m in mechs]
+                highs = [max(100 * r["test"] for r in groups[(data, m, fb)]) for m in mechs]
+                xs = np.arange(len(mechs)) + (j - 1) * 0.27
+                ax.bar(xs, means, 0.27, label=fb)
+                ax.errorbar(xs, means, [np.subtract(means, lows), np.subtract(highs, means)],
+                            fmt="none", ecolor="k", lw=1)
+            ax.set_xticks(np.arange(len(mechs)), mechs)
+            ax.set(title=f"{data}: held-out accuracy after 20 epochs", ylabel="accuracy (%)")
+            ax.legend(title="feedback", fontsize=7)
+        fig.tight_layout()
+        fig.savefig(figure, dpi=110)
+
+
 def main() -> None:
+    import sys
+    if len(sys.argv) > 1 and sys.argv[1] == "study":
+        return study(sys.argv[2])
+    if len(sys.argv) > 1 and sys.argv[1] == "table":
+        return table(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("data", choices=["digits", "mnist1d"])
     p.add_argument("--epochs", type=int, default=5)

@@ -97,3 +97,27 @@ def test_a_prediction_that_moves_slowly_is_followed_not_jumped_to(engine):
         runs.append(trace)
     assert runs[0] == runs[1]
     assert runs[0][-1] > 0.15  # it did follow mu up to 0.2
+
+
+@pytest.mark.parametrize("gate", [0.1, 0.0])  # 0.0: the negative control
+def test_the_gate_scales_learning_by_the_columns_own_settledness(engine, gate):
+    """One free neuron relaxing towards its prediction mu = W s = −1 from x = 0 (tau_x = 1,
+    s = 1 clamped, eta tiny so learning does not disturb the relaxation): eps(t) = e^{−t} and
+    v = tau_x |dx/dt| = eps, so over [1, 5] the weight learns
+    ΔW = eta ∫ s²eps/(s² + eps²) dt = eta s (atan(e^{−1}/s) − atan(e^{−5}/s)) with the gate,
+    and eta (e^{−1} − e^{−5}) without (Euler, dt = 1e-3: within 1 %; from t = 1, after the
+    engines' first steps, where a column's gate is still 1 until it has stepped once)."""
+    eta = 1e-6
+    pops = [ap.PopulationSpec("s", 1, dt=1e-3, settle=0.0),
+            ap.PopulationSpec("h", 1, dt=1e-3, settle=0.0, prior=0.0, gate=gate)]
+    edges = [ap.EdgeSpec("s", "h", rule="fixed", eta_w=eta)]
+    net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0,
+                           weights={"s->h": (np.array([[-1.0]]), np.array([[0.0]]))})
+    net.clamp("s", [1.0])
+    net.run(1.0)
+    before = net.weights("s->h")[0][0, 0]
+    net.run(5.0)
+    learned = net.weights("s->h")[0][0, 0] - before
+    a, b = np.exp(-1.0), np.exp(-5.0)
+    expected = eta * gate * (np.arctan(a / gate) - np.arctan(b / gate)) if gate else eta * (a - b)
+    assert learned == pytest.approx(expected, rel=1e-2)

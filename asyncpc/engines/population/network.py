@@ -142,7 +142,7 @@ class PopulationNetwork(Engine):
         t = self.env.now
         W.flush(t, WORLD)  # the messages that arrived before now (the world acts first)
         B.flush(t, WORLD)
-        return W.weight_at(t, W.owner.eps), B.weight_at(t, B.owner.signal(B.post))
+        return W.weight_at(t, W.owner.post_of(W)), B.weight_at(t, B.owner.post_of(B))
 
     def delays(self, edge: str) -> tuple[np.ndarray, np.ndarray]:
         return self.edge_delays(self.edge_spec(edge))

@@ -16,10 +16,13 @@ Each population steps on its own clock: a random phase in ``[0, dt)``, then step
    engine's event-driven error neurons do);
 5. emits, per neuron, only the outputs that moved by more than ``theta`` (send-on-delta).
 
-With ``jump`` > 0 (an onset mechanism), step 2 is preceded by the jump of the unit engine's
-representation neurons (:mod:`asyncpc.engines.unit.neurons`, "Jump to the prediction"): a free
-neuron whose prediction ``mu`` moved by more than ``jump`` from its reference (a trace of
-``mu``) takes ``x ← mu`` instead of its Euler step.
+The onset mechanisms are the unit engine's (:mod:`asyncpc.engines.unit.neurons`). With
+``jump`` > 0, step 2 is preceded by the jump: a free neuron whose prediction ``mu`` moved by
+more than ``jump`` from its reference (a trace of ``mu``) takes ``x ← mu`` instead of its Euler
+step. With ``gate`` > 0, after step 3 each column sets the learning gate of the synapses sitting
+on it (its ``W`` and its ``B``) from its rate ``v = tau_x |dx/dt|``: ``s² / (s² + v²)``,
+``s = gate`` (1 while the population sleeps), held until its next step, which integrates the
+synapses with it first.
 
 Error neurons are thus recomputed on their population's clock, not at every arrival: the two
 engines differ by O(dt) and converge to the same ODE (``tests/engines/test_engines.py``).
@@ -105,7 +108,9 @@ class PopulationState:
         self.drifts = False  # do plastic synapses or a learning bias change its inputs asleep?
         self.learning: list[Projection] = []  # the plastic projections sitting on it
         self.learning_in: list[Projection] = []  # ... of them, the incoming ones
-        self.jumps = spec.jump > 0.0 and has_errors  # the onset mechanism (module doc)
+        self.jumps = spec.jump > 0.0 and has_errors  # the onset mechanisms (module doc)
+        self.gated = spec.gate > 0.0
+        self.gate = np.ones(n)  # each column's learning gate, from its last step on
         self.ref = np.zeros(n)  # the jump's reference, and the last prediction seen
         self.mu_seen = np.zeros(n)
         self.emitted = 0
@@ -117,6 +122,12 @@ class PopulationState:
     def signal(self, name: str) -> np.ndarray:
         return self.eps if name == "eps" else self.x if name == "x" else self.r
 
+    def post_of(self, p: Projection) -> np.ndarray:
+        """The postsynaptic factor of the synapses of ``p`` (which sit on this population):
+        its signal, times the learning gate of each column when ``gate`` > 0."""
+        v = self.signal(p.post)
+        return v * self.gate if self.gated else v
+
     def bias_at(self, t: float) -> np.ndarray:
         return self.b + self.eta_bias * self.eps * (t - self.t_b)
 
@@ -127,10 +138,10 @@ class PopulationState:
         seq = self.seq
         for p in self.incoming:
             p.flush(t, seq)
-            p.advance(t, self.eps)
+            p.advance(t, self.post_of(p))
         for p in self.feedback:
             p.flush(t, seq)
-            p.advance(t, self.signal(p.post))
+            p.advance(t, self.post_of(p))
         if self.eta_bias != 0.0 and t != self.t_b:
             self.b += self.eta_bias * self.eps * (t - self.t_b)
         self.t_b = t
@@ -225,6 +236,8 @@ class PopulationState:
         if jumped is not None:  # a jump was this step's move
             moving = True
             rate[jumped] = 0.0
+        if self.gated:  # the gates from this step on (x held while asleep: 1)
+            self.set_gate(rate if moving else None)
         if not moving and eps_settled:
             if self.has_errors and spec.tau_eps == 0.0:
                 self.set_eps(t, eps_next)
@@ -242,6 +255,15 @@ class PopulationState:
                 if spec.variance != 1.0:
                     eps_next /= spec.variance
             self.set_eps(t, eps_next)
+
+    def set_gate(self, rate: np.ndarray | None) -> None:
+        """Each column's learning gate ``s² / (s² + v²)``, ``v = tau_x |dx/dt|`` (``rate``;
+        ``None``: the state is held, 1). Called after the synapses are integrated to now."""
+        if rate is None:
+            self.gate = np.ones(self.spec.n)
+            return
+        s2 = self.spec.gate * self.spec.gate
+        self.gate = s2 / (s2 + rate * rate)
 
     def jump(self, t: float, span: float) -> np.ndarray | None:
         """The onset mechanism (``jump`` > 0): each free neuron whose prediction has moved by

@@ -191,7 +191,7 @@ class Projection:
     def weight_at(self, t: float, post: np.ndarray) -> np.ndarray:
         """The weights at ``t ≥ self.t`` without changing any state (for observers)."""
         if self.twin is not None:
-            return self.twin.weight_at(t, self.twin.owner.signal("eps")).T
+            return self.twin.weight_at(t, self.twin.owner.post_of(self.twin)).T
         span = t - self.t
         decay, acc = self._decay, self._acc
         if span > 0.0 and self.plastic:
@@ -219,11 +219,11 @@ class Projection:
         if self.twin is not None:  # B ≡ twinᵀ moves as the twin does
             tw = self.twin
             tw.flush(t, self.owner.seq)
-            eps = tw.owner.signal("eps")
+            eps = tw.owner.post_of(tw)
             dw = (tw.eta * eps[:, None] * tw.pre - tw.lam * tw.weight_at(t, eps)).T
             return np.abs((dw * self.pre).sum(axis=1))
         # Σ_i (eta post_k pre_ki − lam w_ki) pre_ki = eta post_k Σ_i pre_ki² − lam current_k
-        d = self.eta * self.owner.signal(self.post) * self.squares()
+        d = self.eta * self.owner.post_of(self) * self.squares()
         if self.lam != 0.0:
             d -= self.lam * self.current(t)
         return np.abs(d, out=d)
@@ -234,7 +234,7 @@ class Projection:
         ``pre`` change (an update and the drift scan before sleeping ask at the same time)."""
         if self.twin is not None:
             self.twin.flush(t, self.owner.seq)
-            w = self.twin.weight_at(t, self.twin.owner.signal("eps")).T
+            w = self.twin.weight_at(t, self.twin.owner.post_of(self.twin)).T
             return w @ self.pre[0] if self.uniform else np.einsum("ij,ij->i", w, self.pre)
         if self._memo_t == t:
             return self._memo
@@ -278,7 +278,7 @@ class Projection:
     def deliver(self, group: Group, values: np.ndarray, sent: np.ndarray, count: int,
                 t: float) -> None:
         """Apply one message to ``group`` at ``t`` (its arrival)."""
-        self.advance(t, self.owner.signal(self.post))
+        self.advance(t, self.owner.post_of(self))
         self.counters.delivered += self.receive(group, values, sent, count)
 
     def receive(self, group: Group, values: np.ndarray, sent: np.ndarray, count: int) -> int:

@@ -55,6 +55,7 @@ class Population:
             for rep, err in zip(self.neurons, self.errors, strict=True):
                 rep.link = Link(env, spec.local_delay, err.receive_x, counters)
                 err.link = Link(env, spec.local_delay, rep.receive_error, counters)
+                rep.error = err
 
     @property
     def has_errors(self) -> bool:

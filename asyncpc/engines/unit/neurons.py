@@ -38,6 +38,14 @@ over the time since the previous one (exactly, for ``mu`` held since it was last
 is a jump, ``x ← mu`` and ``ref ← mu``, instead of the Euler step. It reads nothing outside its
 column and nothing tells it that a sample changed.
 
+Learning gate (``gate`` > 0, an onset mechanism). At each of its steps a representation neuron
+sets the learning gate of every synapse sitting on its column (its error synapses, and the
+prediction synapses on its error neuron): ``s² / (s² + v²)``, ``s = gate``, ``v = tau_x
+|dx/dt|`` (0 while clamped or asleep). The synapses learn with their postsynaptic factor times
+the gate, held until the neuron's next step: a column in a transient learns little, a settled
+one fully. The gate is a column's own quantity, like the error it sends to its representation
+neuron.
+
 Send-on-delta. A neuron emits a new output only when it differs from the last one emitted by
 more than ``theta`` (``theta = 0``: every change).
 """
@@ -75,7 +83,7 @@ class Neuron:
     __slots__ = (
         "env", "k", "counters", "pop_counter", "theta", "dt", "jitter", "settle", "refresh",
         "drift_theta", "drifted", "alarmed", "rng", "phase", "t", "wake", "drifts", "event_driven",
-        "traces", "alarm", "axon", "link", "process", "population",
+        "traces", "alarm", "axon", "link", "process", "population", "gate",
     )
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, *,
@@ -101,12 +109,20 @@ class Neuron:
         self.drifts = False  # does the neuron's own input drift while asleep (a learning bias)?
         self.event_driven = False
         self.traces: dict[tuple[str, float], Trace] = {}
+        self.gate = 1.0  # the learning gate of the synapses sitting here (``gate`` > 0)
         self.alarm: DriftAlarm | None = None  # shared by the learning synapses sitting here
         self.axon = Axon(env, index, count)  # index: place in the canonical order
         self.link: Link | None = None
         self.process: simpy.Process | None = None
 
     # -- wiring ------------------------------------------------------------------------------
+    def set_gate(self, t: float, gate: float) -> None:
+        """The synapses sitting here learn from ``t`` on with their postsynaptic factor times
+        ``gate`` (their traces are told; module doc, "Learning gate")."""
+        self.gate = gate
+        for (signal, _), trace in self.traces.items():
+            trace.set(t, gate * self.signal(signal))
+
     def site(self, signal: str, lam: float) -> Site:
         """The postsynaptic site for a synapse whose rule uses ``signal`` with decay ``lam``."""
         key = (signal, lam)
@@ -197,7 +213,7 @@ class RepresentationNeuron(Neuron):
     """
 
     __slots__ = ("x", "r", "x0", "f", "fprime", "tau", "eps_own", "fb", "r_sent", "x_sent",
-                 "clamped", "sigma2", "jump", "jump_tau", "ref", "mu_seen")
+                 "clamped", "sigma2", "jump", "jump_tau", "ref", "mu_seen", "gate_s", "error")
 
     def __init__(self, env: simpy.Environment, spec: PopulationSpec, k: int, **kw) -> None:
         super().__init__(env, spec, k, **kw)
@@ -215,6 +231,8 @@ class RepresentationNeuron(Neuron):
         self.sigma2 = spec.variance
         self.jump, self.jump_tau = spec.jump, spec.jump_tau
         self.ref = self.mu_seen = 0.0  # the jump's reference and the last prediction seen
+        self.gate_s = spec.gate
+        self.error: ErrorNeuron | None = None  # the column's error neuron (wired by the network)
 
     def signal(self, name: str) -> float:
         return self.x if name == "x" else self.r
@@ -248,6 +266,7 @@ class RepresentationNeuron(Neuron):
         self.drifted, self.alarmed = 0.0, False
         if self.clamped:
             self.t = t
+            self.gate_column(t, 0.0)
             self.sleep()
             return
         if self.jump and self.link is not None and self.jumped(t):
@@ -255,11 +274,26 @@ class RepresentationNeuron(Neuron):
         rate = (-self.eps_own + self.fprime(self.x) * self.fb) / self.tau
         if abs(rate) <= self.settle:
             self.t = t
+            self.gate_column(t, 0.0)
             self.sleep()
             return
+        self.gate_column(t, self.tau * rate)
         x = self.x + (t - self.t) * rate
         self.t = t
         self.set_state(t, x)
+
+    def gate_column(self, t: float, v: float) -> None:
+        """With ``gate`` > 0: the learning gate ``s² / (s² + v²)`` of the synapses sitting on the
+        column (here and on its error neuron) from ``t`` on, ``v = tau_x dx/dt`` (0 while the
+        state is held)."""
+        if not self.gate_s:
+            return
+        s2 = self.gate_s * self.gate_s
+        gate = s2 / (s2 + v * v)
+        if gate != self.gate:
+            self.set_gate(t, gate)
+            if self.error is not None:
+                self.error.set_gate(t, gate)
 
     def set_state(self, t: float, x: float) -> None:
         if not math.isfinite(x):
@@ -267,7 +301,7 @@ class RepresentationNeuron(Neuron):
         self.x = x
         self.r = r = self.f(x)
         for (signal, _), trace in self.traces.items():
-            trace.set(t, x if signal == "x" else r)
+            trace.set(t, self.gate * (x if signal == "x" else r))
         if abs(r - self.r_sent) > self.theta:
             self.r_sent = r
             self.pop_counter.emitted += 1
@@ -377,7 +411,7 @@ class ErrorNeuron(Neuron):
                                  index=self.k)
         self.eps = eps
         for trace in self.traces.values():
-            trace.set(t, eps)
+            trace.set(t, self.gate * eps)
         if abs(eps - self.eps_sent) > self.theta:
             self.eps_sent = eps
             self.pop_counter.emitted += 1
