@@ -121,3 +121,23 @@ def test_the_gate_scales_learning_by_the_columns_own_settledness(engine, gate):
     a, b = np.exp(-1.0), np.exp(-5.0)
     expected = eta * gate * (np.arctan(a / gate) - np.arctan(b / gate)) if gate else eta * (a - b)
     assert learned == pytest.approx(expected, rel=1e-2)
+
+
+def test_a_columns_gate_reads_only_its_own_column(engine):
+    """Locality of the gate: two networks that differ only in column 0 (a large transient in
+    one, a small one in the other); the weights learned by the synapses sitting on column 1
+    are the same in both, bit for bit (settle = 0: no sleep couples the columns). A gate taken
+    from a shared signal (say the population's fastest neuron) would differ."""
+    learned = []
+    for w00 in (3.0, 0.01):
+        pops = [ap.PopulationSpec("s", 2, dt=0.01, settle=0.0),
+                ap.PopulationSpec("h", 2, dt=0.01, settle=0.0, prior=0.0, gate=0.1)]
+        edges = [ap.EdgeSpec("s", "h", rule="fixed", eta_w=0.01)]
+        w = np.array([[w00, 0.0], [0.0, 1.0]])
+        net = ap.build_network(ap.build_graph(pops, edges), engine=engine, seed=0,
+                               weights={"s->h": (w, np.zeros((2, 2)))})
+        net.clamp("s", [1.0, 0.5])
+        net.run(3.0)
+        learned.append(net.weights("s->h")[0])
+    assert np.array_equal(learned[0][1], learned[1][1])
+    assert abs(learned[0][0, 0] - 3.0) > 1e-4  # column 0 did learn
