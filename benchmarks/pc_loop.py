@@ -61,12 +61,34 @@ def _learn(w, post, pre, decay):
 
 
 @njit(cache=True)
+def _jump(x, ref, mu, eps, jump, trace):
+    """The jump (``jump`` > 0) of every free neuron, in place: ``x ← mu`` (and its error 0)
+    where ``|mu − ref| > jump``, else the reference follows ``mu`` by the fraction ``trace``."""
+    if jump <= 0.0:
+        return
+    for k in range(len(x)):
+        if abs(mu[k] - ref[k]) > jump:
+            x[k] = mu[k]
+            ref[k] = mu[k]
+            eps[k] = 0.0
+        else:
+            ref[k] += (mu[k] - ref[k]) * trace
+
+
+@njit(cache=True)
 def train(xs, ys, order, W1, B1, W2, B2, b0, b1, b2, dt, tau, steps, eta_w, lam, eta_b0,
-          eta_b, feedback, jump, jump_tau, gate, ff_start, relu_hidden):
+          eta_b, feedback, jump, jump_tau, gate, ff_start, relu_hidden, delay):
     """Present ``xs[order[j]]`` / ``ys[order[j]]`` for ``steps`` steps each, learning all the
-    time; hidden and label start where the previous sample left them. Returns the mean
-    fraction of active hidden units in the feed-forward pass, per sample."""
+    time; hidden and label start where the previous sample left them. Every signal between
+    populations arrives ``delay`` steps late (at the synapses and in the currents alike).
+    Returns the mean fraction of active hidden units in the feed-forward pass, per sample."""
     n_h, n_out = W1.shape[0], W2.shape[0]
+    size = delay + 1
+    ring_in = np.zeros((size, W1.shape[1]))  # r_in, r_h, eps_h, eps_o as sent, by step
+    ring_h = np.zeros((size, n_h))
+    ring_eh = np.zeros((size, n_h))
+    ring_eo = np.zeros((size, n_out))
+    step = 0
     h = np.zeros(n_h)
     ref = np.zeros(n_h)
     eps_h_prev = np.zeros(n_h)
@@ -84,22 +106,24 @@ def train(xs, ys, order, W1, B1, W2, B2, b0, b1, b2, dt, tau, steps, eta_w, lam,
         if ff_start:
             h = ff.copy()
         for _ in range(steps):
-            r_h = _f(h, relu_hidden)
-            mu_h = b1 + W1 @ r_in
+            now, then = step % size, (step + 1) % size  # then: sent delay steps ago
+            step += 1
+            ring_in[now] = r_in
+            r_in_d = ring_in[then] if delay else r_in
+            mu_h = b1 + W1 @ r_in_d
             eps_in = x_in - b0
             eps_h = h - mu_h
-            if jump > 0.0:
-                for k in range(n_h):
-                    if abs(mu_h[k] - ref[k]) > jump:
-                        h[k] = mu_h[k]
-                        ref[k] = mu_h[k]
-                        eps_h[k] = 0.0
-                    else:
-                        ref[k] += (mu_h[k] - ref[k]) * trace
-                r_h = _f(h, relu_hidden)
-            mu_o = b2 + W2 @ r_h
+            _jump(h, ref, mu_h, eps_h, jump, trace)
+            r_h = _f(h, relu_hidden)
+            ring_h[now] = r_h
+            r_h_d = ring_h[then] if delay else r_h
+            mu_o = b2 + W2 @ r_h_d
             eps_o = y - mu_o
-            drive = W2.T @ eps_o if feedback == TIED else B2 @ eps_o
+            ring_eo[now] = eps_o
+            ring_eh[now] = eps_h
+            eps_o_d = ring_eo[then] if delay else eps_o
+            eps_h_d = ring_eh[then] if delay else eps_h
+            drive = W2.T @ eps_o_d if feedback == TIED else B2 @ eps_o_d
             rate_h = _fp(h, relu_hidden) * drive - eps_h
             # gates from each postsynaptic neuron's own rate of change
             if gate < 0.0:  # the column's representation neuron's rate (clamped label: 1)
@@ -117,15 +141,15 @@ def train(xs, ys, order, W1, B1, W2, B2, b0, b1, b2, dt, tau, steps, eta_w, lam,
             eps_o_prev = eps_o
             eps_h_prev = eps_h
             # learning over the step (exact for constant factors)
-            _learn(W2, g * g_o * eps_o, r_h, decay)
-            _learn(W1, g * g_h * eps_h, r_in, decay)
+            _learn(W2, g * g_o * eps_o, r_h_d, decay)
+            _learn(W1, g * g_h * eps_h, r_in_d, decay)
             if feedback == HEBBIAN:
                 if gate < 0.0:  # B2 sits on hidden, B1 on the clamped input
-                    _learn(B2, g * g_h * r_h, eps_o, decay)
-                    _learn(B1, g * r_in, eps_h, decay)
+                    _learn(B2, g * g_h * r_h, eps_o_d, decay)
+                    _learn(B1, g * r_in, eps_h_d, decay)
                 else:
-                    _learn(B2, g * r_h, g_o * eps_o, decay)
-                    _learn(B1, g * r_in, g_h * eps_h, decay)
+                    _learn(B2, g * r_h, g_o * eps_o_d, decay)
+                    _learn(B1, g * r_in, g_h * eps_h_d, decay)
             b0 += eta_b0 * dt * eps_in
             b1 += eta_b * dt * eps_h
             b2 += eta_b * dt * eps_o
@@ -149,25 +173,11 @@ def infer(xs, W1, B2, W2, b1, b2, dt, tau, steps, feedback, jump, jump_tau, relu
         for _ in range(steps):
             mu_h = b1 + W1 @ r_in
             eps_h = h - mu_h
-            if jump > 0.0:
-                for k in range(n_h):
-                    if abs(mu_h[k] - ref_h[k]) > jump:
-                        h[k] = mu_h[k]
-                        ref_h[k] = mu_h[k]
-                        eps_h[k] = 0.0
-                    else:
-                        ref_h[k] += (mu_h[k] - ref_h[k]) * trace
+            _jump(h, ref_h, mu_h, eps_h, jump, trace)
             r_h = _f(h, relu_hidden)
             mu_o = b2 + W2 @ r_h
             eps_o = o - mu_o
-            if jump > 0.0:
-                for k in range(n_out):
-                    if abs(mu_o[k] - ref_o[k]) > jump:
-                        o[k] = mu_o[k]
-                        ref_o[k] = mu_o[k]
-                        eps_o[k] = 0.0
-                    else:
-                        ref_o[k] += (mu_o[k] - ref_o[k]) * trace
+            _jump(o, ref_o, mu_o, eps_o, jump, trace)
             drive = W2.T @ eps_o if feedback == TIED else B2 @ eps_o
             h = h + (dt / tau) * (_fp(h, relu_hidden) * drive - eps_h)
             o = o + (dt / tau) * (-eps_o)
@@ -183,7 +193,7 @@ def angle(W, B):
 
 def run(data="mnist1d", epochs=5, seed=0, feedback="hebbian", jump=0.0, jump_tau=1.0,
         gate=0.0, ff_start=False, eta=None, lam=None, std=0.005, presentation=2.0,
-        hidden=None, dt=0.01, tau=0.1, settle=1.0):
+        hidden=None, dt=0.01, tau=0.1, settle=1.0, delay=0):
     from asyncpc import datasets
     train_set, test_set = datasets.digits() if data == "digits" else datasets.mnist1d()
     xs, ys = train_set.arrays["input"], train_set.arrays["label"]
@@ -209,13 +219,14 @@ def run(data="mnist1d", epochs=5, seed=0, feedback="hebbian", jump=0.0, jump_tau
         order = rng.permutation(len(xs))
         actives.append(float(np.mean(train(
             xs, ys, order, W1, B1, W2, B2, b0, b1, b2, dt, tau, steps, eta, lam, 0.01, eta_b,
-            fb, jump, jump_tau, gate, ff_start, True))))
+            fb, jump, jump_tau, gate, ff_start, True, delay))))
     wall = time.perf_counter() - start
     out = infer(xt, W1, B2, W2, b1, b2, dt, tau, int(round(settle / dt)), fb, jump, jump_tau,
                 True)
     acc = float(np.mean(out.argmax(1) == yt.argmax(1)))
     return {"data": data, "epochs": epochs, "seed": seed, "feedback": feedback, "jump": jump,
-            "jump_tau": jump_tau, "gate": gate, "ff_start": ff_start, "test": acc,
+            "jump_tau": jump_tau, "gate": gate, "ff_start": ff_start, "delay": delay,
+            "eta": eta, "lam": lam, "test": acc,
             "angle_in": angle(W1, B1), "angle_out": angle(W2, B2),
             "active": actives, "train_wall_s": wall}
 
@@ -304,9 +315,10 @@ def main() -> None:
     p.add_argument("--eta", type=float)
     p.add_argument("--lam", type=float)
     p.add_argument("--std", type=float, default=0.005)
+    p.add_argument("--delay", type=int, default=0, help="steps every signal is late")
     a = p.parse_args()
     print(json.dumps(run(a.data, a.epochs, a.seed, a.feedback, a.jump, a.jump_tau, a.gate,
-                         a.ff_start, a.eta, a.lam, a.std)))
+                         a.ff_start, a.eta, a.lam, a.std, delay=a.delay)))
 
 
 if __name__ == "__main__":
