@@ -23,8 +23,9 @@ Onset mechanisms (issue "Learn what has settled"; all local to a neuron or a syn
   its feed-forward prediction.
 
 Usage: ``python benchmarks/pc_loop.py mnist1d --epochs 20 [--jump 0.01] [--gate -0.05] ...``;
-``python benchmarks/pc_loop.py study OUT.json`` runs the grid of the onset study (both data sets,
-each mechanism and none, each feedback rule, three seeds; two processes) and
+``python benchmarks/pc_loop.py study OUT.json [EPOCHS_DIGITS [EPOCHS_MNIST1D]]`` runs the grid of the onset study (both
+data sets at their shipped settings, each mechanism and none, each feedback rule, three seeds,
+every signal one step late; two processes) and
 ``python benchmarks/pc_loop.py table OUT.json FIG.png`` prints its table and draws its figure.
 """
 
@@ -231,24 +232,27 @@ def run(data="mnist1d", epochs=5, seed=0, feedback="hebbian", jump=0.0, jump_tau
             "active": actives, "train_wall_s": wall}
 
 
-#: the study's settings per data set: the shipped scenarios' (uniform ±1/√fan-in weights,
-#: learning rate, 20 epochs of 2 time units per sample)
-STUDY_DATA = {"digits": {"eta": 0.02, "std": 0.0}, "mnist1d": {"eta": 0.003, "std": 0.0}}
+#: the study's settings per data set: the shipped scenarios' (weights' initial scale, learning
+#: rate and decay; 2 time units per sample, every signal one step late)
+STUDY_DATA = {"digits": {"eta": 0.005, "std": 0.005, "lam": 2e-5},
+              "mnist1d": {"eta": 0.003, "std": 0.0, "lam": 3e-5}}
 #: the study's mechanisms: none, each alone, and the combination
 STUDY_MECHANISMS = {"none": {}, "jump": {"jump": 0.01}, "gate": {"gate": -0.05},
                     "jump+gate": {"jump": 0.01, "gate": -0.05}}
 
 
 def _study_one(job):
-    data, mechanism, feedback, seed = job
-    result = run(data, 20, seed, feedback, **STUDY_MECHANISMS[mechanism], **STUDY_DATA[data])
+    data, mechanism, feedback, seed, epochs = job
+    result = run(data, epochs, seed, feedback, delay=1, **STUDY_MECHANISMS[mechanism],
+                 **STUDY_DATA[data])
     result["mechanism"] = mechanism
+    print(json.dumps(result), flush=True)
     return result
 
 
-def study(out: str) -> None:
+def study(out: str, epochs: dict[str, int]) -> None:
     from multiprocessing import Pool
-    jobs = [(d, m, f, s) for d in STUDY_DATA for m in STUDY_MECHANISMS
+    jobs = [(d, m, f, s, epochs[d]) for d in STUDY_DATA for m in STUDY_MECHANISMS
             for f in ("tied", "hebbian", "fixed") for s in (0, 1, 2)]
     with Pool(2) as pool:
         results = pool.map(_study_one, jobs, chunksize=1)
@@ -291,7 +295,9 @@ def table(path: str, figure: str | None = None) -> None:
                 ax.errorbar(xs, means, [np.subtract(means, lows), np.subtract(highs, means)],
                             fmt="none", ecolor="k", lw=1)
             ax.set_xticks(np.arange(len(mechs)), mechs)
-            ax.set(title=f"{data}: held-out accuracy after 20 epochs", ylabel="accuracy (%)")
+            epochs = groups[(data, "none", "tied")][0]["epochs"]
+            ax.set(title=f"{data}: held-out accuracy after {epochs} epochs",
+                   ylabel="accuracy (%)")
             ax.legend(title="feedback", fontsize=7)
         fig.tight_layout()
         fig.savefig(figure, dpi=110)
@@ -300,7 +306,8 @@ def table(path: str, figure: str | None = None) -> None:
 def main() -> None:
     import sys
     if len(sys.argv) > 1 and sys.argv[1] == "study":
-        return study(sys.argv[2])
+        counts = [int(a) for a in sys.argv[3:5]] or [20, 20]
+        return study(sys.argv[2], dict(zip(STUDY_DATA, counts + counts[-1:], strict=False)))
     if len(sys.argv) > 1 and sys.argv[1] == "table":
         return table(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
