@@ -23,9 +23,9 @@ Onset mechanisms (issue "Learn what has settled"; all local to a neuron or a syn
   its feed-forward prediction.
 
 Usage: ``python benchmarks/pc_loop.py mnist1d --epochs 20 [--jump 0.01] [--gate -0.05] ...``;
-``python benchmarks/pc_loop.py study OUT.json [EPOCHS_DIGITS [EPOCHS_MNIST1D]]`` runs the grid of the onset study (both
-data sets at their shipped settings, each mechanism and none, each feedback rule, three seeds,
-every signal one step late; two processes) and
+``python benchmarks/pc_loop.py study OUT.json [EPOCHS_DIGITS [EPOCHS_MNIST1D]]`` runs the
+grid of the onset study (both data sets at their shipped settings, each mechanism and none,
+each feedback rule, three seeds, every signal one step late; two processes) and
 ``python benchmarks/pc_loop.py table OUT.json FIG.png`` prints its table and draws its figure.
 """
 
