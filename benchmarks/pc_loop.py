@@ -286,6 +286,7 @@ def table(path: str, figure: str | None = None) -> None:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
         mechs = list(STUDY_MECHANISMS)
         for ax, data in zip(axes, STUDY_DATA, strict=True):
+            floor = min(100 * r["test"] for r in results if r["data"] == data)
             for j, fb in enumerate(("tied", "hebbian", "fixed")):
                 means = [np.mean([100 * r["test"] for r in groups[(data, m, fb)]]) for m in mechs]
                 lows = [min(100 * r["test"] for r in groups[(data, m, fb)]) for m in mechs]
@@ -296,9 +297,9 @@ def table(path: str, figure: str | None = None) -> None:
                             fmt="none", ecolor="k", lw=1)
             ax.set_xticks(np.arange(len(mechs)), mechs)
             epochs = groups[(data, "none", "tied")][0]["epochs"]
-            ax.set(title=f"{data}: held-out accuracy after {epochs} epochs",
-                   ylabel="accuracy (%)")
-            ax.legend(title="feedback", fontsize=7)
+            ax.set(title=f"{data}: held-out accuracy after {epochs} epochs (3 seeds)",
+                   ylabel="accuracy (%)", ylim=(max(0.0, floor - 5.0), None))
+            ax.legend(title="feedback", fontsize=7, loc="lower right")
         fig.tight_layout()
         fig.savefig(figure, dpi=110)
 
