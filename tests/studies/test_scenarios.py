@@ -120,11 +120,11 @@ def test_digits_first_two_epochs_learn_held_out_digits_far_above_chance():
 @pytest.mark.skipif(not __import__("os").environ.get("ASYNCPC_FULL"),
                     reason="the full digits run takes ~10 minutes; set ASYNCPC_FULL=1")
 def test_digits_meets_its_claims():
-    """The shipped scenario as it stands: ≥ 93 % on the 540 held-out digits, every edge's
+    """The shipped scenario as it stands: ≥ 94 % on the 540 held-out digits, every edge's
     angle below 10°, within 15 minutes of wall time."""
     result = run("digits", engine="population")
     s = result.summary
-    assert s["accuracy"]["test"] >= 0.93, s["accuracy"]
+    assert s["accuracy"]["test"] >= 0.94, s["accuracy"]
     assert max(m["angle_deg"] for m in s["symmetry"].values()) < 10.0, s["symmetry"]
     assert s["wall_seconds"] <= 15 * 60
 
