@@ -94,8 +94,12 @@ class ChainLearner:
                   for p in pops[1:]]
         self.learns_bias = [net.spec(p).eta_bias > 0.0 for p in pops[1:]]
         self.variances = [net.spec(p).variance for p in pops]
-        self.variance = self.variances[-1]
         self.updates = 0
+
+    @property
+    def variance(self) -> float:
+        """σ² of the output population (the energy's)."""
+        return self.variances[-1]
 
     def update(self, sample: dict[str, np.ndarray]) -> None:
         raise NotImplementedError

@@ -269,6 +269,14 @@ class Engine:
         return g
 
 
+def clock_step(dt: float, jitter: float, rng: np.random.Generator) -> float:
+    """The next step of a clock (a neuron's or a population's): ``dt · (1 + jitter · u)``,
+    ``u ~ U(−1, 1)`` drawn from ``rng`` (no draw without jitter)."""
+    if jitter == 0.0:
+        return dt
+    return dt * (1.0 + jitter * (2.0 * rng.random() - 1.0))
+
+
 def drift_wait(rate: float, theta: float, h_min: float, h_max: float) -> float:
     """How long an input drifting at ``rate`` (per time unit) may go unsent: until it has
     moved by ``theta``, but no sooner than ``h_min`` (the step of the neuron reading it) and no

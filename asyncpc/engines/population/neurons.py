@@ -51,7 +51,7 @@ from simpy.events import Event
 
 from ...activations import activation
 from ...model import PopulationSpec, rng_for
-from ..base import Diverged, drift_wait
+from ..base import Diverged, clock_step, drift_wait
 from ..events import alarm, alarm_at, step_timeout
 from .synapses import NEVER, Projection
 
@@ -165,10 +165,7 @@ class PopulationState:
             self.update(env.now)
 
     def step(self) -> float:
-        spec = self.spec
-        if spec.jitter == 0.0:
-            return spec.dt
-        return spec.dt * (1.0 + spec.jitter * (2.0 * self.rng.random() - 1.0))
+        return clock_step(self.spec.dt, self.spec.jitter, self.rng)
 
     def poke(self) -> None:
         """Wake the population (an arrival, a clamp, a release, a reset) — unless every neuron

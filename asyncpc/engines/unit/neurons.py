@@ -61,7 +61,7 @@ from simpy.events import Event
 
 from ...activations import activation
 from .. import events
-from ..base import Diverged, drift_wait
+from ..base import Diverged, clock_step, drift_wait
 from .messages import Axon, Counters, DriftAlarm, Link, Site, Trace
 
 if TYPE_CHECKING:
@@ -184,9 +184,7 @@ class Neuron:
             self.update(env.now)
 
     def step(self) -> float:
-        if self.jitter == 0.0:
-            return self.dt
-        return self.dt * (1.0 + self.jitter * (2.0 * self.rng.random() - 1.0))
+        return clock_step(self.dt, self.jitter, self.rng)
 
     def update(self, t: float) -> None:
         raise NotImplementedError
